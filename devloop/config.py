@@ -1,0 +1,346 @@
+"""devloop's configuration: typed dataclasses with defaults, loaded from TOML.
+
+Read from `devloop.toml` at the repository root, or from `[tool.devloop]` in
+`pyproject.toml`; devloop.toml wins when both exist. Every problem is a ConfigError
+(exit 2) that names the file, the dotted key and what to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devloop.errors import ConfigError, UnknownStepError
+
+CONFIG_FILE = "devloop.toml"
+PYPROJECT = "pyproject.toml"
+MODEL_TIERS = ("frontier", "mid", "light")
+EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
+ROUTERS = ("rule", "complexity", "hybrid")
+DEFAULT_COMMIT_TYPES = [
+    "build", "chore", "ci", "docs", "feat", "fix", "perf", "refactor", "revert", "style", "test",
+]  # fmt: skip
+
+
+@dataclass
+class ModelsConfig:
+    """Tier -> model id."""
+
+    frontier: str = "claude-opus-5-5"
+    mid: str = "claude-sonnet-5-5"
+    light: str = "claude-haiku-5-5"
+
+    def for_tier(self, tier: str) -> str:
+        return getattr(self, tier)
+
+
+@dataclass
+class EndpointsConfig:
+    """Tier -> base URL of an Anthropic-compatible server ("" means the SDK's default)."""
+
+    frontier: str = ""
+    mid: str = ""
+    light: str = ""
+
+
+@dataclass
+class ApiConfig:
+    max_retries: int = 2
+    timeout_s: float = 600.0
+    attribution_headers: bool = True  # X-Devloop-Feature / X-Devloop-Step on every request
+
+
+@dataclass
+class RoutingConfig:
+    router: str = "rule"
+    steps: dict[str, str] = field(default_factory=dict)  # step -> tier override
+    high_threshold: float = 0.7
+    low_threshold: float = 0.3
+
+
+@dataclass
+class CommandsConfig:
+    lint: str = ""
+    format: str = ""  # a check that fails when files need formatting
+    format_fix: str = ""  # the command that fixes formatting, shown in failure messages
+    test: str = ""
+    quick_test: str = ""
+    smoke: str = ""
+    timeout_s: float = 600.0
+
+
+@dataclass
+class BudgetConfig:
+    feature_usd: float | None = None
+    step_usd: float | None = None
+    steps: dict[str, float] = field(default_factory=dict)  # step -> ceiling override
+
+
+@dataclass
+class GitConfig:
+    branch_prefix: str = "devloop/"
+    commit_types: list[str] = field(default_factory=lambda: list(DEFAULT_COMMIT_TYPES))
+    header_max_length: int = 100
+
+
+@dataclass
+class LoopConfig:
+    max_revisions: int = 2
+    spec_max_bytes: int = 200_000
+    project_map_tokens: int = 4_000
+
+
+@dataclass
+class Config:
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    endpoints: EndpointsConfig = field(default_factory=EndpointsConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    effort: dict[str, str] = field(default_factory=dict)  # step -> effort level
+    commands: CommandsConfig = field(default_factory=CommandsConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    git: GitConfig = field(default_factory=GitConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    # Where it came from; not part of the TOML.
+    root: Path = field(default_factory=Path.cwd, metadata={"toml": False})
+    source: Path | None = field(default=None, metadata={"toml": False})
+
+    def tier_override(self, step_key: str) -> str | None:
+        return self.routing.steps.get(step_key)
+
+
+def to_dict(cfg: Config) -> dict[str, Any]:
+    """The TOML-serialisable part of a config (for `devloop init`)."""
+
+    def strip(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj):
+            out = {}
+            for f in dataclasses.fields(obj):
+                if f.metadata.get("toml", True) is False:
+                    continue
+                value = strip(getattr(obj, f.name))
+                if value is not None:
+                    out[f.name] = value
+            return out
+        return obj
+
+    return strip(cfg)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The directory holding the config: the nearest ancestor with devloop.toml, a
+    pyproject.toml carrying [tool.devloop], or .git; else `start` itself."""
+    start = (start or Path.cwd()).resolve()
+    for directory in (start, *start.parents):
+        if (directory / CONFIG_FILE).is_file():
+            return directory
+        pyproject = directory / PYPROJECT
+        if pyproject.is_file() and "[tool.devloop" in pyproject.read_text(errors="replace"):
+            return directory
+        if (directory / ".git").exists():
+            return directory
+    return start
+
+
+def load(start: Path | None = None) -> Config:
+    """Load the config for the repository containing `start` (default: cwd)."""
+    root = find_root(start)
+    path = root / CONFIG_FILE
+    if path.is_file():
+        data = _read_toml(path)
+        cfg = parse(data, source=path)
+    else:
+        pyproject = root / PYPROJECT
+        data = {}
+        if pyproject.is_file():
+            data = _read_toml(pyproject).get("tool", {}).get("devloop", {})
+        source = pyproject if data else None
+        cfg = parse(data, source=source, prefix="tool.devloop." if data else "")
+    cfg.root = root
+    return cfg
+
+
+def is_configured(root: Path) -> bool:
+    if (root / CONFIG_FILE).is_file():
+        return True
+    pyproject = root / PYPROJECT
+    return pyproject.is_file() and "[tool.devloop" in pyproject.read_text(errors="replace")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not valid UTF-8 (byte {exc.start}). Save it as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc.strerror}.") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message carries "(at line L, column C)".
+        raise ConfigError(f"{path}: invalid TOML: {exc}. Fix the syntax there.") from None
+
+
+def parse(data: dict[str, Any], *, source: Path | None = None, prefix: str = "") -> Config:
+    where = str(source) if source else "configuration"
+    cfg = _build(Config, data, where, prefix)
+    cfg.source = source
+    _validate(cfg, where, prefix)
+    return cfg
+
+
+def _build(cls: type, data: Any, where: str, path: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: '{path.rstrip('.') or 'top level'}' must be a table.")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("toml", True)}
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.5)
+            hint = f" Did you mean '{path}{close[0]}'?" if close else ""
+            valid = ", ".join(fields)
+            raise ConfigError(
+                f"{where}: unknown key '{path}{key}'.{hint} Valid keys here: {valid}."
+            )
+    kwargs = {}
+    for name in fields:
+        if name in data:
+            kwargs[name] = _convert(hints[name], data[name], where, f"{path}{name}")
+    return cls(**kwargs)
+
+
+def _type_name(tp: Any) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    if tp in names:
+        return names[tp]
+    origin = typing.get_origin(tp)
+    if origin is list:
+        return "a list of strings"
+    if origin is dict:
+        return "a table"
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None))
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(tp: Any, value: Any, where: str, path: str) -> Any:
+    def wrong() -> ConfigError:
+        got = type(value).__name__
+        return ConfigError(f"{where}: '{path}' must be {_type_name(tp)}, not {got} ({value!r}).")
+
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where, path + ".")
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        for option in options:
+            try:
+                return _convert(option, value, where, path)
+            except ConfigError:
+                continue
+        raise wrong()
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise wrong()
+        return [_convert(item, v, where, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        _, item = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise wrong()
+        return {str(k): _convert(item, v, where, f"{path}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise wrong()
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong()
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise wrong()
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise wrong()
+        return value
+    raise wrong()
+
+
+def _step_key(name: str, where: str, path: str) -> str:
+    from devloop.steps import resolve_step
+
+    try:
+        return resolve_step(name).key
+    except UnknownStepError as exc:
+        raise ConfigError(f"{where}: '{path}': {exc.message}") from None
+
+
+def _choice(value: str, allowed: tuple[str, ...], what: str, where: str, path: str) -> None:
+    if value not in allowed:
+        close = difflib.get_close_matches(value, allowed, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(
+            f"{where}: '{path}' = '{value}' is not a known {what}.{hint}"
+            f" Use one of: {', '.join(allowed)}."
+        )
+
+
+def _validate(cfg: Config, where: str, prefix: str) -> None:
+    from devloop.steps import resolve_step
+
+    _choice(cfg.routing.router, ROUTERS, "router", where, f"{prefix}routing.router")
+    overrides = {}
+    for name, tier in cfg.routing.steps.items():
+        path = f"{prefix}routing.steps.{name}"
+        key = _step_key(name, where, path)
+        _choice(tier, MODEL_TIERS, "tier", where, path)
+        if not resolve_step(key).calls_model:
+            raise ConfigError(
+                f"{where}: '{path}': step '{key}' is run by a script and has no model tier."
+                " Remove this override."
+            )
+        overrides[key] = tier
+    cfg.routing.steps = overrides
+
+    efforts = {}
+    for name, level in cfg.effort.items():
+        path = f"{prefix}effort.{name}"
+        efforts[_step_key(name, where, path)] = level
+        _choice(level, EFFORT_LEVELS, "effort level", where, path)
+    cfg.effort = efforts
+
+    ceilings = {}
+    for name, usd in cfg.budget.steps.items():
+        path = f"{prefix}budget.steps.{name}"
+        ceilings[_step_key(name, where, path)] = usd
+        if usd <= 0:
+            raise ConfigError(f"{where}: '{path}' must be a positive amount of USD.")
+    cfg.budget.steps = ceilings
+    for name in ("feature_usd", "step_usd"):
+        usd = getattr(cfg.budget, name)
+        if usd is not None and usd <= 0:
+            raise ConfigError(f"{where}: '{prefix}budget.{name}' must be a positive amount of USD.")
+
+    for name in MODEL_TIERS:
+        if not getattr(cfg.models, name).strip():
+            raise ConfigError(f"{where}: '{prefix}models.{name}' must name a model id.")
+    if not cfg.git.commit_types:
+        raise ConfigError(f"{where}: '{prefix}git.commit_types' must list at least one type.")
+    if not 0 <= cfg.routing.low_threshold <= cfg.routing.high_threshold <= 1:
+        raise ConfigError(
+            f"{where}: '{prefix}routing.low_threshold' and 'high_threshold' must satisfy"
+            " 0 <= low <= high <= 1."
+        )

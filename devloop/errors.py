@@ -1,0 +1,72 @@
+"""The one error hierarchy and the exit codes every command uses.
+
+Each error carries a message a person can act on: what failed, where, what to do.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # a check or step failed
+EXIT_USAGE = 2  # usage or config error
+EXIT_BUDGET = 3  # budget would be exceeded
+EXIT_API = 4  # model/API failure after retries
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "success",
+    EXIT_FAILED: "a check or step failed",
+    EXIT_USAGE: "usage or configuration error",
+    EXIT_BUDGET: "a budget ceiling would be exceeded",
+    EXIT_API: "model or API failure after retries",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C); state saved",
+}
+
+
+class DevloopError(Exception):
+    """Base of every error devloop reports to a person."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(DevloopError):
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(UsageError):
+    """The configuration file is invalid."""
+
+
+class UnknownStepError(UsageError):
+    """A step name or number that is not in the step table."""
+
+
+class UnpricedModelError(DevloopError):
+    """A model (or a token category of it) has no verified price: never priced at $0."""
+
+    exit_code = EXIT_USAGE
+
+
+class LedgerError(DevloopError):
+    """The ledger database is missing, locked or of an unknown schema."""
+
+
+class CheckFailed(DevloopError):
+    exit_code = EXIT_FAILED
+
+
+class BudgetExceeded(DevloopError):
+    exit_code = EXIT_BUDGET
+
+
+class ApiError(DevloopError):
+    """The model provider failed, after retries where retrying made sense."""
+
+    exit_code = EXIT_API
+
+
+class Interrupted(DevloopError):
+    exit_code = EXIT_INTERRUPTED

@@ -1,0 +1,80 @@
+"""Shared fixtures: real git repositories in temp dirs and a CLI runner.
+
+Git identity comes from a throw-away global config so tests never read or write the
+user's own ~/.gitconfig.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text(
+        "[user]\n\tname = Devloop Test\n\temail = test@example.invalid\n"
+        "[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n"
+    )
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in `cwd`; fail the test with git's output when it fails."""
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    assert proc.returncode == 0, f"git {' '.join(args)} failed: {proc.stderr}"
+    return proc.stdout
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Path:
+    """An empty git repository with one initial commit."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "README.md").write_text("# sample\n")
+    git(repo, "add", "README.md")
+    git(repo, "commit", "-q", "-m", "chore: initial commit")
+    return repo
+
+
+@pytest.fixture
+def run_cli():
+    """Invoke the devloop CLI in-process: run_cli(repo, "routing", "--markdown")."""
+    from devloop.cli import cli
+
+    def run(cwd: Path, *args: str, input: str | None = None, env: dict | None = None):
+        runner = CliRunner()
+        return runner.invoke(cli, ["-C", str(cwd), *args], input=input, env=env)
+
+    return run
+
+
+@pytest.fixture
+def run_devloop():
+    """Run devloop as a subprocess (the real entry point, real exit codes)."""
+    import sys
+
+    def run(cwd: Path, *args: str, input: str | None = None, env: dict | None = None):
+        full_env = dict(os.environ, **(env or {}))
+        return subprocess.run(
+            [sys.executable, "-m", "devloop", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            input=input,
+            env=full_env,
+            timeout=120,
+        )
+
+    return run
