@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from devloop import config as config_mod
 from devloop.errors import EXIT_INTERRUPTED, DevloopError, UsageError
 
 
@@ -32,7 +31,10 @@ class StepType(click.ParamType):
 STEP = StepType()
 
 
-def load_config(ctx: click.Context) -> config_mod.Config:
+def load_config(ctx: click.Context):
+    """The repository's config (imported lazily: `--help` must not pay for it)."""
+    from devloop import config as config_mod
+
     return config_mod.load(ctx.obj["start"])
 
 

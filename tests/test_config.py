@@ -1,0 +1,115 @@
+"""Config loading: defaults, both sources, and every bad input gets a clear message + exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devloop import config as config_mod
+from devloop.errors import EXIT_USAGE, ConfigError
+
+
+def write(repo: Path, text: str, name: str = "devloop.toml") -> Path:
+    path = repo / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_any_config(git_repo):
+    cfg = config_mod.load(git_repo)
+    assert cfg.source is None
+    assert cfg.root == git_repo.resolve()
+    assert cfg.models.frontier == "claude-opus-5-5"
+    assert cfg.models.mid == "claude-sonnet-5-5"
+    assert cfg.models.light == "claude-haiku-5-5"
+    assert cfg.git.branch_prefix == "devloop/"
+    assert "feat" in cfg.git.commit_types and cfg.git.header_max_length == 100
+
+
+def test_devloop_toml_is_read_from_a_subdirectory(git_repo):
+    write(git_repo, '[models]\nmid = "claude-sonnet-5"\n[routing.steps]\n9 = "frontier"\n')
+    sub = git_repo / "src" / "pkg"
+    sub.mkdir(parents=True)
+    cfg = config_mod.load(sub)
+    assert cfg.root == git_repo.resolve()
+    assert cfg.models.mid == "claude-sonnet-5"
+    # step given by number is normalised to its key
+    assert cfg.routing.steps == {"review": "frontier"}
+
+
+def test_pyproject_tool_devloop_is_read(git_repo):
+    write(
+        git_repo,
+        '[project]\nname = "x"\n[tool.devloop.budget]\nfeature_usd = 3\n',
+        "pyproject.toml",
+    )
+    cfg = config_mod.load(git_repo)
+    assert cfg.budget.feature_usd == 3.0
+    assert cfg.source == git_repo / "pyproject.toml"
+
+
+def test_devloop_toml_wins_over_pyproject(git_repo):
+    write(git_repo, '[tool.devloop.models]\nmid = "from-pyproject"\n', "pyproject.toml")
+    write(git_repo, '[models]\nmid = "from-devloop-toml"\n')
+    assert config_mod.load(git_repo).models.mid == "from-devloop-toml"
+
+
+BAD_CONFIGS = [
+    # (file text, substrings the message must contain)
+    ("[models\nmid = 1\n", ["invalid TOML", "line 1", "column"]),
+    (
+        '[routing]\nrouter = "rule"\nroutr = "x"\n',
+        ["unknown key 'routing.routr'", "Did you mean 'routing.router'"],
+    ),
+    ('[modles]\nmid = "x"\n', ["unknown key 'modles'", "Did you mean 'models'"]),
+    ('[budget]\nfeature_usd = "ten"\n', ["'budget.feature_usd' must be a number", "'ten'"]),
+    ("[git]\nheader_max_length = true\n", ["'git.header_max_length' must be an integer"]),
+    ('[git]\ncommit_types = "feat"\n', ["'git.commit_types' must be a list of strings"]),
+    ('models = "opus"\n', ["'models' must be a table"]),
+    (
+        '[routing.steps]\nreview = "opus"\n',
+        ["'routing.steps.review' = 'opus' is not a known tier", "frontier, mid, light"],
+    ),
+    ('[routing.steps]\nreveiw = "mid"\n', ["unknown step 'reveiw'", "Did you mean 'review'"]),
+    ('[routing.steps]\n16 = "mid"\n', ["unknown step '16'"]),
+    ('[routing.steps]\npreflight = "mid"\n', ["'preflight' is run by a script"]),
+    ('[routing]\nrouter = "smart"\n', ["'routing.router' = 'smart' is not a known router"]),
+    ('[effort]\nplan = "extreme"\n', ["'effort.plan' = 'extreme' is not a known effort level"]),
+    ("[budget]\nfeature_usd = -1\n", ["'budget.feature_usd' must be a positive amount"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_CONFIGS)
+def test_bad_config_message(git_repo, text, expected):
+    path = write(git_repo, text)
+    with pytest.raises(ConfigError) as info:
+        config_mod.load(git_repo)
+    message = info.value.message
+    assert str(path) in message
+    for fragment in expected:
+        assert fragment in message
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_CONFIGS)
+def test_bad_config_exits_2_without_traceback(git_repo, run_devloop, text, expected):
+    write(git_repo, text)
+    proc = run_devloop(git_repo, "routing")
+    assert proc.returncode == EXIT_USAGE
+    assert proc.stderr.startswith("devloop: error: ")
+    assert expected[0] in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_key_in_pyproject_names_the_dotted_path(git_repo):
+    write(git_repo, "[tool.devloop.git]\nbranch_prefx = 'x/'\n", "pyproject.toml")
+    with pytest.raises(ConfigError) as info:
+        config_mod.load(git_repo)
+    assert "unknown key 'tool.devloop.git.branch_prefx'" in info.value.message
+    assert "Did you mean 'tool.devloop.git.branch_prefix'" in info.value.message
+
+
+def test_non_utf8_config(git_repo):
+    (git_repo / "devloop.toml").write_bytes(b"[models]\nmid = '\xff'\n")
+    with pytest.raises(ConfigError, match="not valid UTF-8"):
+        config_mod.load(git_repo)
