@@ -38,8 +38,7 @@ def test_wheel_contains_templates_hooks_and_prices(wheel):
             if p.is_file() and "__pycache__" not in p.parts
         }
         assert expected and expected <= shipped
-    if (PROJECT_ROOT / "devloop" / "prices.toml").exists():
-        assert "devloop/prices.toml" in names
+    assert "devloop/prices.toml" in names
 
 
 def test_installed_wheel_finds_its_bundled_folders(wheel, tmp_path):
