@@ -63,13 +63,21 @@ def cli(ctx: click.Context, directory: Path | None) -> None:
 
 @cli.command()
 @click.option("--force", is_flag=True, help="Overwrite an existing devloop.toml and ROUTING.md.")
+@click.option("--hooks", "with_hooks", is_flag=True, help="Also install the git hooks.")
 @click.pass_context
-def init(ctx: click.Context, force: bool) -> None:
+def init(ctx: click.Context, force: bool, with_hooks: bool) -> None:
     """Write devloop.toml, ROUTING.md and ignore .devloop/ in this repository."""
     from devloop.project import init_repo
 
+    if with_hooks:  # refuse before writing anything, not halfway through
+        from devloop import hooks as hooks_mod
+
+        hooks_mod.check_installable(ctx.obj["start"])
     for line in init_repo(ctx.obj["start"], force=force):
         click.echo(line)
+    if with_hooks:
+        for line in hooks_mod.install(ctx.obj["start"]):
+            click.echo(line)
 
 
 # ---------------------------------------------------------------- routing
@@ -115,6 +123,270 @@ def routing_check(ctx: click.Context) -> None:
             "Run `devloop routing --markdown > ROUTING.md` and commit it."
         )
     click.echo(f"{path.name} matches the routing config.")
+
+
+# ------------------------------------------------------------------- cost
+
+
+@cli.command()
+@click.argument("slug", required=False)
+@click.option("--all", "all_features", is_flag=True, help="Summarise every feature.")
+@click.option(
+    "--by",
+    type=click.Choice(["step", "model", "tier"]),
+    default=None,
+    help="Group by step (default for one feature), model or tier. With --all: across features.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "markdown"]),
+    default="table",
+    show_default=True,
+    help="Output format. JSON is documented and stable (schema devloop.cost/1).",
+)
+@click.pass_context
+def cost(
+    ctx: click.Context, slug: str | None, all_features: bool, by: str | None, fmt: str
+) -> None:
+    """Show what a feature's model calls cost, next to the always-frontier baseline.
+
+    SLUG defaults to the most recently active feature. Exits 1 when nothing has been
+    recorded yet (no ledger), 2 for an unknown SLUG.
+    """
+    from devloop import report as report_mod
+    from devloop import tables
+    from devloop.config import find_root
+
+    root = find_root(ctx.obj["start"])
+    rep = report_mod.build_for_repo(root, slug, all_features=all_features, by=by)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(report_mod.to_json(rep), indent=2))
+        return
+    if fmt == "csv":
+        headers, rows = report_mod.csv_rows(rep)
+        click.echo(tables.csv_text(headers, rows), nl=False)
+        return
+    view = report_mod.table_view(rep)
+    if fmt == "markdown":
+        click.echo(f"**{view.title}**\n")
+        click.echo(tables.markdown(view.headers, [*view.rows, view.footer], view.right))
+        click.echo("\n".join(f"- {note}" for note in view.notes))
+        return
+    tables.print_table(
+        view.headers, view.rows, title=view.title, right=view.right, footer=view.footer
+    )
+    click.echo("\n" + "\n".join(view.notes))
+
+
+# -------------------------------------------------------------------- sim
+
+
+@cli.group()
+def sim() -> None:
+    """The offline Anthropic-compatible server, for tests and demos without network or key."""
+
+
+@sim.command("serve")
+@click.option(
+    "--scenario",
+    "scenario_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Scenario file (TOML or JSON): the replies to give, step by step.",
+)
+@click.option(
+    "--port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port on 127.0.0.1; 0 picks a free one.",
+)
+@click.pass_context
+def sim_serve(ctx: click.Context, scenario_path: Path, port: int) -> None:
+    """Serve the Anthropic API on 127.0.0.1 from a scenario, until Ctrl-C."""
+    from devloop.sim import SimServer, load_scenario
+
+    path = scenario_path if scenario_path.is_absolute() else ctx.obj["start"] / scenario_path
+    server = SimServer(load_scenario(path), port=port, log=lambda line: click.echo(line, err=True))
+    try:
+        server.start()
+    except OSError as exc:
+        raise UsageError(f"--port {port}: cannot listen on 127.0.0.1 ({exc.strerror}).") from exc
+    click.echo(f"devloop sim: serving {path.name} at {server.base_url}")
+    click.echo("Point devloop (or any Anthropic SDK client) at it:")
+    click.echo(f"  export ANTHROPIC_BASE_URL={server.base_url}")
+    click.echo("  export ANTHROPIC_API_KEY=sim-key   # any value works")
+    click.echo("Press Ctrl-C to stop.")
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a server is meant to stop: exit 0
+    finally:
+        server.close()
+    left = ", ".join(f"{step} ({n})" for step, n in server.unused().items())
+    click.echo(f"devloop sim: stopped after {len(server.requests)} request(s).")
+    if left:
+        click.echo(f"devloop sim: replies never used: {left}")
+
+
+# ------------------------------------------------------- check and hooks
+
+NOT_CONFIGURED = (
+    "devloop is not configured here (no devloop.toml, no [tool.devloop] in pyproject.toml): "
+    "nothing to check. Run `devloop init` to set it up."
+)
+
+
+@cli.group()
+def check() -> None:
+    """Run the loop's deterministic checks; the git hooks run the same ones.
+
+    Exit 0 when every check passes, 1 when one fails, 2 for a usage or config error.
+    """
+
+
+def _show_results(title: str, results: list, notes: list[str] = ()) -> None:
+    """Print check results, then raise CheckFailed (exit 1) naming the ones that failed."""
+    from devloop.errors import CheckFailed
+
+    click.echo(title)
+    for result in results:
+        status = "skip" if result.skipped else "ok" if result.passed else "FAIL"
+        click.echo(f"  {status:<4}  {result.name}: {result.summary}")
+        if result.passed:
+            continue
+        for detail in result.details:
+            where = ":".join(str(p) for p in (detail.file, detail.line) if p is not None)
+            click.echo(f"          {where + ': ' if where else ''}{detail.message}")
+        if result.fix:
+            click.echo(f"          to see or fix: {result.fix}")
+    for note in notes:
+        click.echo(f"  note: {note}")
+    failed = [r.name for r in results if not r.passed]
+    if failed:
+        raise CheckFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}.")
+
+
+@check.command("staged")
+@click.pass_context
+def check_staged(ctx: click.Context) -> None:
+    """Lint, format, routing doc and quick tests on exactly what is staged.
+
+    Unstaged changes are set aside while the checks run and put back byte for byte
+    afterwards, whatever happens. This is what the pre-commit hook runs.
+    """
+    from devloop import checks
+
+    run = checks.check_staged(ctx.obj["start"])
+    if not run.configured:
+        click.echo(NOT_CONFIGURED)
+        return
+    _show_results(f"devloop check staged: {len(run.files)} staged file(s)", run.results, run.notes)
+
+
+@check.command("commit-msg")
+@click.argument("message_file", type=click.Path(path_type=Path))
+@click.pass_context
+def check_commit_msg(ctx: click.Context, message_file: Path) -> None:
+    """Check a commit message file against Conventional Commits 1.0.0.
+
+    Types and header length come from [git] in the config. Comment lines and everything
+    below git's scissors line are ignored; merge, revert, fixup!, squash! and amend!
+    messages pass untouched. This is what the commit-msg hook runs.
+    """
+    from devloop import checks, gitops
+    from devloop import config as config_mod
+
+    start = ctx.obj["start"]
+    if not config_mod.is_configured(config_mod.find_root(start)):
+        click.echo(NOT_CONFIGURED)
+        return
+    path = message_file if message_file.is_absolute() else start / message_file
+    result = checks.check_commit_msg(
+        path, load_config(ctx), comment_char=gitops.comment_char(start)
+    )
+    _show_results("devloop check commit-msg:", [result])
+
+
+@check.command("lint")
+@click.pass_context
+def check_lint(ctx: click.Context) -> None:
+    """The lint and format checks on the working tree, as configured."""
+    from devloop import checks
+
+    cfg = load_config(ctx)
+    _show_results("devloop check lint:", [checks.run_lint(cfg), checks.run_format(cfg)])
+
+
+@check.command("test")
+@click.option("--quick", is_flag=True, help="Run the quick_test command instead.")
+@click.pass_context
+def check_test(ctx: click.Context, quick: bool) -> None:
+    """The configured test command (or quick_test)."""
+    from devloop import checks
+
+    _show_results("devloop check test:", [checks.run_tests(load_config(ctx), quick=quick)])
+
+
+@check.command("smoke")
+@click.pass_context
+def check_smoke(ctx: click.Context) -> None:
+    """The smoke command, then the quick tests: the loop's final gate."""
+    from devloop import checks
+
+    _show_results("devloop check smoke:", checks.run_smoke(load_config(ctx)))
+
+
+@check.command("preflight")
+@click.option("--clean", is_flag=True, help="Also require no uncommitted changes.")
+@click.pass_context
+def check_preflight(ctx: click.Context, clean: bool) -> None:
+    """What a feature run needs: a git repository, the tools, an API key or base URL."""
+    from devloop import checks
+
+    results = checks.preflight(load_config(ctx), require_clean=clean)
+    _show_results("devloop check preflight:", results)
+
+
+@cli.group("hooks")
+def hooks_group() -> None:
+    """Install or remove devloop's git hooks (pre-commit and commit-msg)."""
+
+
+@hooks_group.command("install")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace hooks devloop did not write, keeping each as <hook>.devloop-backup "
+    "and running it first.",
+)
+@click.pass_context
+def hooks_install(ctx: click.Context, force: bool) -> None:
+    """Install the hooks into this repository's hooks directory (honours core.hooksPath).
+
+    An existing hook is never overwritten silently: without --force devloop refuses and
+    names it; with --force it is kept as a backup and chained.
+    """
+    from devloop import config as config_mod
+    from devloop import hooks as hooks_mod
+
+    for line in hooks_mod.install(ctx.obj["start"], force=force):
+        click.echo(line)
+    if not config_mod.is_configured(config_mod.find_root(ctx.obj["start"])):
+        click.echo("note: devloop is not configured here yet; the hooks pass until `devloop init`.")
+
+
+@hooks_group.command("uninstall")
+@click.pass_context
+def hooks_uninstall(ctx: click.Context) -> None:
+    """Remove devloop's hooks and restore the hooks they replaced."""
+    from devloop import hooks as hooks_mod
+
+    for line in hooks_mod.uninstall(ctx.obj["start"]):
+        click.echo(line)
 
 
 # ------------------------------------------------------------ entry point

@@ -73,6 +73,9 @@ class CommandsConfig:
     quick_test: str = ""
     smoke: str = ""
     timeout_s: float = 600.0
+    # Suffixes of the staged files lint/format check in the commit hook, e.g. [".py"].
+    # Empty: inferred from the lint/format tool (ruff -> .py/.pyi), else every file.
+    file_suffixes: list[str] = field(default_factory=list)
 
 
 @dataclass

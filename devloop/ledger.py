@@ -1,0 +1,804 @@
+"""The cost ledger: `.devloop/ledger.db`, a SQLite database in WAL mode.
+
+Three tables: `features` (one row per feature slug), `step_runs` (one row each time a step
+runs, scripts included, at $0) and `calls` (one row per model response, append-only: SQLite
+triggers abort any UPDATE or DELETE on it). Money is INTEGER pico-USD (1e-12) so SQL SUM is
+exact; a NULL cost means "unpriced" and is counted, never summed as $0.
+
+Reports are aggregate queries over these tables (`call_groups`, `step_run_groups`); no row
+is ever loaded into Python one by one to be summed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from pathlib import Path
+from typing import Any, TypeVar
+
+from devloop.errors import LedgerError
+
+T = TypeVar("T")
+
+LEDGER_DIR = ".devloop"
+LEDGER_FILE = "ledger.db"
+BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another process's transaction
+
+PICO_PER_USD = 10**12
+_PICO = Decimal(1).scaleb(-12)
+
+# What happened to one model call: the conventional values. The ledger stores whatever
+# non-empty outcome it is given (a "kind:detail" form such as "api_error:overloaded" is
+# fine): refusing an unexpected word would lose the record of a billed call.
+CALL_OUTCOMES: tuple[str, ...] = (
+    "ok",
+    "empty",  # billed, but no usable content
+    "truncated",  # stopped at max_tokens
+    "refusal",
+    "invalid_output",  # did not match the requested structure
+    "model_mismatch",  # served model differs from the one asked for
+    "error",  # failed after the request was sent
+    "api_error",  # the provider answered with an error (usually "api_error:<type>")
+    "cancelled",
+)
+STEP_RUN_RUNNING = "running"
+
+
+class LedgerMissing(LedgerError):
+    """There is no ledger (or nothing in it) yet: nothing to report."""
+
+
+# ------------------------------------------------------------------ money
+
+
+def usd_to_pico(usd: Decimal | int) -> int:
+    """Exact USD -> integer pico-USD; sub-pico remainders round half-even.
+
+    Floats are refused: they cannot hold most prices exactly.
+    """
+    if isinstance(usd, bool) or not isinstance(usd, Decimal | int):
+        raise TypeError(f"money must be a Decimal or int, not {type(usd).__name__} ({usd!r})")
+    value = Decimal(usd)
+    if not value.is_finite():
+        raise ValueError(f"money must be a finite amount, not {value}")
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return int(value.scaleb(12).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def pico_to_usd(pico: int) -> Decimal:
+    """Integer pico-USD -> exact Decimal USD with 12 fractional digits."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return Decimal(int(pico)).scaleb(-12).quantize(_PICO)
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class Feature:
+    slug: str
+    title: str
+    spec_path: str
+    branch: str
+    status: str
+    budget_usd: Decimal | None
+    tag: str | None
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One model response, as the model-access layer saw it.
+
+    `usage` is the API's usage object as a dict (`response.usage.model_dump()`); the raw
+    fields are copied out of it into columns and the whole dict is kept as JSON.
+    `cost_usd` / `baseline_usd` of None mean "unpriced" (model without a verified price).
+    """
+
+    feature: str  # slug
+    step_key: str
+    tier: str
+    requested_model: str
+    outcome: str = ""  # required by record_call; a default so a template can be filled later
+    served_model: str | None = None
+    step_run_id: int | None = None
+    attempt: int = 1
+    usage: Mapping[str, Any] = field(default_factory=dict)
+    cost_usd: Decimal | None = None
+    baseline_usd: Decimal | None = None  # the same usage priced on the frontier model
+    baseline_model: str | None = None
+    price_version: str | None = None
+    latency_ms: int | None = None
+    stop_reason: str | None = None
+    request_id: str | None = None
+    retries: int = 0
+    escalated_from: int | None = None  # id of the call this one escalates from
+    created_at: datetime | None = None  # default: now (UTC)
+
+
+@dataclass(frozen=True)
+class UsageColumns:
+    """The raw usage fields stored as columns (None: the API did not report it)."""
+
+    input_tokens: int
+    cache_write_5m_tokens: int | None
+    cache_write_1h_tokens: int | None
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+    output_tokens: int
+    thinking_tokens: int | None
+    web_search_requests: int
+    web_fetch_requests: int
+    service_tier: str | None
+    inference_geo: str | None
+    speed: str | None
+
+
+def usage_columns(usage: Mapping[str, Any]) -> UsageColumns:
+    """Pick the raw fields out of an API usage dict; absent counts are 0 (or None when
+    'unknown' differs from 'none', as for the 5m/1h split and thinking tokens)."""
+
+    def count(value: Any, name: str) -> int:
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise LedgerError(f"usage field '{name}' must be a non-negative integer, not {value!r}")
+        return value
+
+    def sub(name: str) -> Mapping[str, Any]:
+        value = usage.get(name)
+        return value if isinstance(value, Mapping) else {}
+
+    cache = sub("cache_creation")
+    details = sub("output_tokens_details")
+    tools = sub("server_tool_use")
+
+    def optional(mapping: Mapping[str, Any], name: str) -> int | None:
+        return None if mapping.get(name) is None else count(mapping[name], name)
+
+    def text(name: str) -> str | None:
+        value = usage.get(name)
+        return None if value is None else str(value)
+
+    write_5m = optional(cache, "ephemeral_5m_input_tokens")
+    write_1h = optional(cache, "ephemeral_1h_input_tokens")
+    cache_total = count(usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens")
+    if usage.get("cache_creation_input_tokens") is None:
+        cache_total = (write_5m or 0) + (write_1h or 0)  # only the breakdown was reported
+
+    return UsageColumns(
+        input_tokens=count(usage.get("input_tokens"), "input_tokens"),
+        cache_write_5m_tokens=write_5m,
+        cache_write_1h_tokens=write_1h,
+        cache_creation_input_tokens=cache_total,
+        cache_read_input_tokens=count(
+            usage.get("cache_read_input_tokens"), "cache_read_input_tokens"
+        ),
+        output_tokens=count(usage.get("output_tokens"), "output_tokens"),
+        thinking_tokens=optional(details, "thinking_tokens"),
+        web_search_requests=count(tools.get("web_search_requests"), "web_search_requests"),
+        web_fetch_requests=count(tools.get("web_fetch_requests"), "web_fetch_requests"),
+        service_tier=text("service_tier"),
+        inference_geo=text("inference_geo"),
+        speed=text("speed"),
+    )
+
+
+@dataclass(frozen=True)
+class Spend:
+    """Money spent so far (priced calls only) and how many calls could not be priced."""
+
+    cost_usd: Decimal
+    calls: int
+    unpriced_calls: int
+
+
+@dataclass(frozen=True)
+class CallGroup:
+    """Calls aggregated by (feature, step, tier, served model, baseline model)."""
+
+    feature: str
+    step_key: str
+    tier: str
+    model: str  # served model, or the requested one when the response named none
+    baseline_model: str | None
+    calls: int
+    unpriced_calls: int  # cost is NULL
+    baseline_unpriced_calls: int  # cost known, baseline NULL
+    input_tokens: int
+    cache_write_tokens: int
+    cache_write_5m_tokens: int
+    cache_write_1h_tokens: int
+    cache_read_tokens: int
+    output_tokens: int
+    cost_pico: int  # over calls with a known cost
+    baseline_pico: int  # over calls with a known cost and a known baseline
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """Step runs aggregated by (feature, step, tier, model); tier is "script" for scripts."""
+
+    feature: str
+    step_key: str
+    step_number: int
+    worker: str
+    tier: str
+    model: str | None
+    runs: int
+
+
+# ----------------------------------------------------------------- schema
+
+# Each entry moves the schema from version i to i+1. Never edit a released entry: append.
+MIGRATIONS: list[tuple[str, ...]] = [
+    (  # 1: features, step runs and append-only calls
+        """CREATE TABLE features (
+            id INTEGER PRIMARY KEY,
+            slug TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL DEFAULT '',
+            spec_path TEXT NOT NULL DEFAULT '',
+            branch TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'active',
+            budget_pico INTEGER,
+            tag TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX features_updated ON features(updated_at)",
+        """CREATE TABLE step_runs (
+            id INTEGER PRIMARY KEY,
+            feature TEXT NOT NULL REFERENCES features(slug),
+            step_number INTEGER NOT NULL,
+            step_key TEXT NOT NULL,
+            worker TEXT NOT NULL,
+            tier TEXT,
+            model TEXT,
+            status TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            outcome_json TEXT,
+            route_json TEXT
+        )""",
+        "CREATE INDEX step_runs_feature ON step_runs(feature, step_key)",
+        """CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            feature TEXT NOT NULL REFERENCES features(slug),
+            step_key TEXT NOT NULL,
+            step_run_id INTEGER REFERENCES step_runs(id),
+            attempt INTEGER NOT NULL,
+            tier TEXT NOT NULL,
+            requested_model TEXT NOT NULL,
+            served_model TEXT,
+            input_tokens INTEGER NOT NULL,
+            cache_write_5m_tokens INTEGER,
+            cache_write_1h_tokens INTEGER,
+            cache_creation_input_tokens INTEGER NOT NULL,
+            cache_read_input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            thinking_tokens INTEGER,
+            service_tier TEXT,
+            inference_geo TEXT,
+            speed TEXT,
+            web_search_requests INTEGER NOT NULL,
+            web_fetch_requests INTEGER NOT NULL,
+            usage_json TEXT NOT NULL,
+            cost_pico INTEGER CHECK (cost_pico IS NULL OR cost_pico >= 0),
+            baseline_pico INTEGER CHECK (baseline_pico IS NULL OR baseline_pico >= 0),
+            baseline_model TEXT,
+            price_version TEXT,
+            latency_ms INTEGER,
+            stop_reason TEXT,
+            request_id TEXT,
+            outcome TEXT NOT NULL,
+            retries INTEGER NOT NULL,
+            escalated_from INTEGER REFERENCES calls(id),
+            created_at TEXT NOT NULL
+        )""",
+        # Covering index in the report's GROUP BY order: `devloop cost --all` streams it
+        # without a sort or a table lookup (100,000 calls: ~0.1 s instead of ~0.4 s).
+        """CREATE INDEX calls_report ON calls(
+            feature, step_key, tier, served_model, requested_model, baseline_model,
+            input_tokens, cache_creation_input_tokens, cache_write_5m_tokens,
+            cache_write_1h_tokens, cache_read_input_tokens, output_tokens, cost_pico,
+            baseline_pico
+        )""",
+        "CREATE INDEX calls_step_run ON calls(step_run_id)",
+        """CREATE TRIGGER calls_no_update BEFORE UPDATE ON calls
+           BEGIN SELECT RAISE(ABORT, 'calls is append-only: a call row is never updated'); END""",
+        """CREATE TRIGGER calls_no_delete BEFORE DELETE ON calls
+           BEGIN SELECT RAISE(ABORT, 'calls is append-only: a call row is never deleted'); END""",
+    ),
+]
+
+
+def schema_version() -> int:
+    """The schema version this code writes and reads."""
+    return len(MIGRATIONS)
+
+
+def ledger_path(root: Path) -> Path:
+    return Path(root) / LEDGER_DIR / LEDGER_FILE
+
+
+def _now() -> str:
+    return _stamp(datetime.now(UTC))
+
+
+def _stamp(moment: datetime) -> str:
+    # Fixed-width UTC text so timestamps sort as strings.
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # SQLite may already have ended the transaction (disk full, I/O error); a second
+    # error from ROLLBACK would hide the first one.
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _optional_pico(usd: Decimal | None, what: str) -> int | None:
+    if usd is None:
+        return None
+    pico = usd_to_pico(usd)
+    if pico < 0:
+        raise ValueError(f"{what} must not be negative, got {usd}")
+    return pico
+
+
+# ----------------------------------------------------------------- ledger
+
+
+class Ledger:
+    """One open ledger database. Thread-safe; several processes may share the file."""
+
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        if self.path.is_dir():
+            raise LedgerError(f"{self.path}: is a directory, not a ledger. Move it aside.")
+        if not create and not self.path.is_file():
+            raise LedgerMissing(
+                f"no cost ledger at {self.path} yet: nothing has been recorded in this "
+                "repository. Run `devloop feature SPEC` first."
+            )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LedgerError(
+                f"{self.path.parent}: cannot create the ledger directory: {exc.strerror}."
+            ) from None
+        self._conn = self._connect()
+
+    @classmethod
+    def open(cls, root: Path, *, create: bool = True) -> Ledger:
+        """The ledger of the repository at `root` (the config's root)."""
+        return cls(ledger_path(root), create=create)
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # ------------------------------------------------------------ opening
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: cannot open the ledger: {exc}.") from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            # The first read of the header: a non-SQLite file fails here.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > schema_version():  # refuse before changing anything in the file
+                raise self._too_new(version)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # durable across crashes in WAL mode
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise LedgerError(self._database_error(exc)) from None
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _too_new(self, version: int) -> LedgerError:
+        return LedgerError(
+            f"{self.path}: ledger schema version {version} is newer than this devloop "
+            f"understands (up to {schema_version()}). Upgrade devloop to read it; "
+            "do not delete the file."
+        )
+
+    def _database_error(self, exc: sqlite3.Error) -> str:
+        text = str(exc)
+        if "not a database" in text or "malformed" in text or "encrypted" in text:
+            return (
+                f"{self.path}: not a readable devloop ledger (SQLite: {text}). Move it aside "
+                f"(e.g. `mv {self.path} {self.path}.broken`); devloop starts a new ledger on "
+                "the next run."
+            )
+        if "locked" in text or "busy" in text:
+            return (
+                f"{self.path}: the ledger stayed locked by another process for "
+                f"{BUSY_TIMEOUT_S:.0f}s ({text}). Wait for it to finish, then retry."
+            )
+        return f"{self.path}: ledger error (SQLite: {text})."
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        if conn.execute("PRAGMA user_version").fetchone()[0] == schema_version():
+            return
+        # IMMEDIATE takes the write lock first, so two processes opening a new ledger at
+        # once migrate it once: the second re-reads the version after the first commits.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > schema_version():  # another process upgraded it meanwhile
+                raise self._too_new(version)
+            for number in range(version, schema_version()):
+                for statement in MIGRATIONS[number]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            _rollback(conn)
+            if "already exists" in str(exc):
+                raise LedgerError(
+                    f"{self.path}: an SQLite file that is not a devloop ledger ({exc}). "
+                    "Move it aside; devloop starts a new ledger on the next run."
+                ) from None
+            raise
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    # ------------------------------------------------------------ helpers
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise LedgerError(f"{self.path}: the ledger is closed.")
+        return self._conn
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run fn(conn) in one IMMEDIATE transaction; SQLite errors become LedgerError."""
+        with self._lock:
+            conn = self.connection
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise LedgerError(self._database_error(exc)) from None
+            try:
+                result = fn(conn)
+                conn.execute("COMMIT")
+                return result
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise LedgerError(self._database_error(exc)) from None
+            except BaseException:
+                _rollback(conn)
+                raise
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            try:
+                return self.connection.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise LedgerError(self._database_error(exc)) from None
+
+    @staticmethod
+    def _touch_feature(conn: sqlite3.Connection, slug: str, now: str) -> None:
+        conn.execute(
+            "INSERT INTO features (slug, created_at, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (slug) DO UPDATE SET updated_at = MAX(updated_at, excluded.updated_at)",
+            (slug, now, now),
+        )
+
+    # ----------------------------------------------------------- features
+
+    def ensure_feature(
+        self,
+        slug: str,
+        *,
+        title: str | None = None,
+        spec_path: str | None = None,
+        branch: str | None = None,
+        status: str | None = None,
+        budget_usd: Decimal | None = None,
+        tag: str | None = None,
+    ) -> Feature:
+        """Create the feature if it is new; update the fields given (not None) if not."""
+        if not slug:
+            raise ValueError("a feature needs a slug")
+        values = {
+            "title": title,
+            "spec_path": spec_path,
+            "branch": branch,
+            "status": status,
+            "budget_pico": None if budget_usd is None else usd_to_pico(budget_usd),
+            "tag": tag,
+        }
+        given = {name: value for name, value in values.items() if value is not None}
+
+        def write(conn: sqlite3.Connection) -> None:
+            now = _now()
+            self._touch_feature(conn, slug, now)
+            if given:
+                assignments = ", ".join(f"{name} = ?" for name in given)
+                conn.execute(
+                    f"UPDATE features SET {assignments} WHERE slug = ?", (*given.values(), slug)
+                )
+
+        self._write(write)
+        found = self.feature(slug)
+        assert found is not None
+        return found
+
+    def set_feature_status(self, slug: str, status: str) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            cur = conn.execute(
+                "UPDATE features SET status = ?, updated_at = ? WHERE slug = ?",
+                (status, _now(), slug),
+            )
+            if cur.rowcount == 0:
+                raise LedgerError(f"{self.path}: no feature '{slug}' to set the status of.")
+
+        self._write(write)
+
+    _FEATURE_COLUMNS = (
+        "slug, title, spec_path, branch, status, budget_pico, tag, created_at, updated_at"
+    )
+
+    @staticmethod
+    def _feature(row: tuple) -> Feature:
+        slug, title, spec, branch, status, budget, tag, created, updated = row
+        return Feature(
+            slug=slug,
+            title=title,
+            spec_path=spec,
+            branch=branch,
+            status=status,
+            budget_usd=None if budget is None else pico_to_usd(budget),
+            tag=tag,
+            created_at=created,
+            updated_at=updated,
+        )
+
+    def feature(self, slug: str) -> Feature | None:
+        rows = self._read(f"SELECT {self._FEATURE_COLUMNS} FROM features WHERE slug = ?", (slug,))
+        return self._feature(rows[0]) if rows else None
+
+    def features(self) -> list[Feature]:
+        """Every feature, oldest first."""
+        rows = self._read(f"SELECT {self._FEATURE_COLUMNS} FROM features ORDER BY id")
+        return [self._feature(row) for row in rows]
+
+    def latest_feature(self) -> Feature | None:
+        """The feature with the most recent activity (a step run or a call)."""
+        rows = self._read(
+            f"SELECT {self._FEATURE_COLUMNS} FROM features ORDER BY updated_at DESC, id DESC "
+            "LIMIT 1"
+        )
+        return self._feature(rows[0]) if rows else None
+
+    # ---------------------------------------------------------- step runs
+
+    def start_step_run(
+        self,
+        feature: str,
+        step_number: int,
+        step_key: str,
+        *,
+        worker: str,
+        tier: str | None = None,
+        model: str | None = None,
+        route: Mapping[str, Any] | None = None,
+        started_at: datetime | None = None,
+    ) -> int:
+        """Record that a step started; returns the step run id. `worker` is "llm",
+        "script" or "mixed"; tier and model are None for a script."""
+        started = _stamp(started_at) if started_at else _now()
+
+        def write(conn: sqlite3.Connection) -> int:
+            self._touch_feature(conn, feature, started)
+            cur = conn.execute(
+                "INSERT INTO step_runs (feature, step_number, step_key, worker, tier, model,"
+                " status, started_at, route_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    feature,
+                    step_number,
+                    step_key,
+                    worker,
+                    tier,
+                    model,
+                    STEP_RUN_RUNNING,
+                    started,
+                    _json(route),
+                ),
+            )
+            return int(cur.lastrowid)
+
+        return self._write(write)
+
+    def finish_step_run(
+        self,
+        run_id: int,
+        status: str,
+        outcome: Mapping[str, Any] | None = None,
+        *,
+        ended_at: datetime | None = None,
+    ) -> None:
+        """Close a step run with its final status ("ok", "failed", ...) and outcome."""
+        if not status or status == STEP_RUN_RUNNING:
+            raise ValueError(f"a finished step run needs a final status, not {status!r}")
+        ended = _stamp(ended_at) if ended_at else _now()
+
+        def write(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "SELECT feature, ended_at FROM step_runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            if row is None:
+                raise LedgerError(f"{self.path}: no step run {run_id} to finish.")
+            if row[1] is not None:
+                raise LedgerError(f"{self.path}: step run {run_id} was already finished.")
+            conn.execute(
+                "UPDATE step_runs SET status = ?, ended_at = ?, outcome_json = ? WHERE id = ?",
+                (status, ended, _json(outcome), run_id),
+            )
+            conn.execute("UPDATE features SET updated_at = ? WHERE slug = ?", (ended, row[0]))
+
+        self._write(write)
+
+    def record_automated_step(
+        self,
+        feature: str,
+        step_number: int,
+        step_key: str,
+        status: str,
+        outcome: Mapping[str, Any] | None = None,
+    ) -> int:
+        """A script step: a step run at $0 with no calls."""
+        run_id = self.start_step_run(feature, step_number, step_key, worker="script")
+        self.finish_step_run(run_id, status, outcome)
+        return run_id
+
+    # -------------------------------------------------------------- calls
+
+    def record_call(self, call: CallRecord) -> int:
+        """Append one call row in its own transaction; returns its id. Never updated."""
+        if not isinstance(call.outcome, str) or not call.outcome.strip():
+            raise ValueError(f"a call needs an outcome, e.g. one of {', '.join(CALL_OUTCOMES)}")
+        if call.attempt < 1 or call.retries < 0:
+            raise ValueError("attempt starts at 1 and retries cannot be negative")
+        usage = usage_columns(call.usage)
+        cost = _optional_pico(call.cost_usd, "cost_usd")
+        baseline = _optional_pico(call.baseline_usd, "baseline_usd")
+        created = _stamp(call.created_at) if call.created_at else _now()
+        row = (
+            call.feature,
+            call.step_key,
+            call.step_run_id,
+            call.attempt,
+            call.tier,
+            call.requested_model,
+            call.served_model,
+            usage.input_tokens,
+            usage.cache_write_5m_tokens,
+            usage.cache_write_1h_tokens,
+            usage.cache_creation_input_tokens,
+            usage.cache_read_input_tokens,
+            usage.output_tokens,
+            usage.thinking_tokens,
+            usage.service_tier,
+            usage.inference_geo,
+            usage.speed,
+            usage.web_search_requests,
+            usage.web_fetch_requests,
+            json.dumps(dict(call.usage), sort_keys=True, default=str),
+            cost,
+            baseline,
+            call.baseline_model,
+            call.price_version,
+            call.latency_ms,
+            call.stop_reason,
+            call.request_id,
+            call.outcome,
+            call.retries,
+            call.escalated_from,
+            created,
+        )
+
+        def write(conn: sqlite3.Connection) -> int:
+            # The feature row is created on demand: losing a billed call because the
+            # caller forgot ensure_feature() would be worse than an untitled feature.
+            self._touch_feature(conn, call.feature, created)
+            cur = conn.execute(INSERT_CALL, row)
+            return int(cur.lastrowid)
+
+        return self._write(write)
+
+    def spend(self, feature: str, step_key: str | None = None) -> Spend:
+        """Money spent on a feature (or one of its steps) so far."""
+        sql = "SELECT COUNT(*), COUNT(cost_pico), COALESCE(SUM(cost_pico), 0) FROM calls "
+        sql += "WHERE feature = ?"
+        params: list[Any] = [feature]
+        if step_key is not None:
+            sql += " AND step_key = ?"
+            params.append(step_key)
+        calls, priced, pico = self._read(sql, params)[0]
+        return Spend(cost_usd=pico_to_usd(pico), calls=calls, unpriced_calls=calls - priced)
+
+    def spent_usd(self, feature: str, step_key: str | None = None) -> Decimal:
+        """Known spend (unpriced calls excluded; see `spend` for their count)."""
+        return self.spend(feature, step_key).cost_usd
+
+    # ------------------------------------------------------------ reports
+
+    def call_groups(self, feature: str | None = None) -> list[CallGroup]:
+        """Calls aggregated in SQL by feature, step, tier, model and baseline model.
+
+        Grouped on the raw columns (the order of `calls_report`), so one model can come back
+        in two groups (served vs requested only); callers add groups with the same key.
+        """
+        where, params = ("WHERE feature = ?", (feature,)) if feature is not None else ("", ())
+        rows = self._read(
+            "SELECT feature, step_key, tier, COALESCE(served_model, requested_model),"
+            " baseline_model, COUNT(*), COUNT(*) - COUNT(cost_pico),"
+            " SUM(cost_pico IS NOT NULL AND baseline_pico IS NULL),"
+            " SUM(input_tokens), SUM(cache_creation_input_tokens),"
+            " COALESCE(SUM(cache_write_5m_tokens), 0), COALESCE(SUM(cache_write_1h_tokens), 0),"
+            " SUM(cache_read_input_tokens), SUM(output_tokens),"
+            " COALESCE(SUM(cost_pico), 0),"
+            " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN baseline_pico END), 0)"
+            f" FROM calls {where}"
+            " GROUP BY feature, step_key, tier, served_model, requested_model, baseline_model",
+            params,
+        )
+        return [CallGroup(*row) for row in rows]
+
+    def step_run_groups(self, feature: str | None = None) -> list[RunGroup]:
+        """Step runs aggregated by feature, step, worker, tier and model."""
+        where, params = ("WHERE feature = ?", (feature,)) if feature is not None else ("", ())
+        rows = self._read(
+            "SELECT feature, step_key, MIN(step_number), worker, COALESCE(tier, 'script'),"
+            f" model, COUNT(*) FROM step_runs {where} GROUP BY feature, step_key, worker,"
+            " COALESCE(tier, 'script'), model",
+            params,
+        )
+        return [RunGroup(*row) for row in rows]
+
+
+INSERT_CALL = (
+    "INSERT INTO calls (feature, step_key, step_run_id, attempt, tier, requested_model,"
+    " served_model, input_tokens, cache_write_5m_tokens, cache_write_1h_tokens,"
+    " cache_creation_input_tokens, cache_read_input_tokens, output_tokens, thinking_tokens,"
+    " service_tier, inference_geo, speed, web_search_requests, web_fetch_requests, usage_json,"
+    " cost_pico, baseline_pico, baseline_model, price_version, latency_ms, stop_reason,"
+    " request_id, outcome, retries, escalated_from, created_at)"
+    " VALUES (" + ", ".join("?" * 31) + ")"
+)

@@ -1,0 +1,514 @@
+"""`devloop cost`: fold the ledger's aggregate queries into report rows, and lay them out.
+
+The ledger does the summing in SQL (a few hundred groups at most, however many calls);
+this module only merges those groups by step, model, tier or feature, adds the totals and
+turns the result into JSON, CSV or table cells. The CLI picks the format and prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+
+from devloop.errors import UnknownStepError, UsageError
+from devloop.ledger import (
+    CallGroup,
+    Feature,
+    Ledger,
+    LedgerMissing,
+    RunGroup,
+    pico_to_usd,
+)
+
+GROUPINGS: tuple[str, ...] = ("step", "model", "tier")
+JSON_SCHEMA = "devloop.cost/1"
+BASELINE_NOTE = "frontier baseline = the same token usage repriced at frontier rates"
+SCRIPT_TIER = "script"
+_TIER_ORDER = ("frontier", "mid", "light", SCRIPT_TIER)
+_KNOWN_SLUGS_SHOWN = 20
+
+
+@dataclass
+class Tokens:
+    input: int = 0
+    cache_write: int = 0  # all cache writes (5m + 1h)
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+    cache_read: int = 0
+    output: int = 0
+
+    def add(self, other: Tokens) -> None:
+        self.input += other.input
+        self.cache_write += other.cache_write
+        self.cache_write_5m += other.cache_write_5m
+        self.cache_write_1h += other.cache_write_1h
+        self.cache_read += other.cache_read
+        self.output += other.output
+
+
+@dataclass
+class CostRow:
+    """One line of a report: a step, model, tier or feature, or the total.
+
+    Cost and baseline are summed over priced calls only (cost known); unpriced calls are
+    counted in `unpriced_calls` and never contribute $0.
+    """
+
+    key: str
+    step_number: int | None = None
+    feature: Feature | None = None
+    tiers: set[str] = field(default_factory=set)
+    models: set[str] = field(default_factory=set)
+    unpriced_models: set[str] = field(default_factory=set)
+    runs: int = 0
+    calls: int = 0
+    unpriced_calls: int = 0
+    baseline_unpriced_calls: int = 0  # priced calls whose frontier baseline is unknown
+    tokens: Tokens = field(default_factory=Tokens)
+    cost_pico: int = 0
+    baseline_pico: int = 0
+
+    def add_calls(self, group: CallGroup) -> None:
+        self.tiers.add(group.tier)
+        self.models.add(group.model)
+        if group.unpriced_calls:
+            self.unpriced_models.add(group.model)
+        self.calls += group.calls
+        self.unpriced_calls += group.unpriced_calls
+        self.baseline_unpriced_calls += group.baseline_unpriced_calls
+        self.tokens.add(
+            Tokens(
+                input=group.input_tokens,
+                cache_write=group.cache_write_tokens,
+                cache_write_5m=group.cache_write_5m_tokens,
+                cache_write_1h=group.cache_write_1h_tokens,
+                cache_read=group.cache_read_tokens,
+                output=group.output_tokens,
+            )
+        )
+        self.cost_pico += group.cost_pico
+        self.baseline_pico += group.baseline_pico
+
+    def add_row(self, other: CostRow) -> None:
+        self.tiers |= other.tiers
+        self.models |= other.models
+        self.unpriced_models |= other.unpriced_models
+        self.runs += other.runs
+        self.calls += other.calls
+        self.unpriced_calls += other.unpriced_calls
+        self.baseline_unpriced_calls += other.baseline_unpriced_calls
+        self.tokens.add(other.tokens)
+        self.cost_pico += other.cost_pico
+        self.baseline_pico += other.baseline_pico
+
+    @property
+    def priced_calls(self) -> int:
+        return self.calls - self.unpriced_calls
+
+    @property
+    def cost_usd(self) -> Decimal | None:
+        """Known cost; None when every call of the row is unpriced."""
+        if self.calls and not self.priced_calls:
+            return None
+        return pico_to_usd(self.cost_pico)
+
+    @property
+    def baseline_usd(self) -> Decimal | None:
+        """Baseline of the priced calls; None when it is not known for all of them."""
+        if self.cost_usd is None or self.baseline_unpriced_calls:
+            return None
+        return pico_to_usd(self.baseline_pico)
+
+    @property
+    def saved_usd(self) -> Decimal | None:
+        if self.baseline_usd is None:
+            return None
+        return pico_to_usd(self.baseline_pico - self.cost_pico)
+
+    @property
+    def saved_pct(self) -> Decimal | None:
+        """Saved as a percentage of the baseline, 2 decimals; None without a baseline."""
+        if self.baseline_usd is None or self.baseline_pico == 0:
+            return None
+        pct = Decimal(100 * (self.baseline_pico - self.cost_pico)) / Decimal(self.baseline_pico)
+        return pct.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+
+@dataclass
+class CostReport:
+    ledger_path: Path
+    scope: str  # "feature" or "all"
+    group_by: str  # "step", "model", "tier" or "feature"
+    feature: Feature | None  # the feature reported on (scope "feature")
+    rows: list[CostRow]
+    total: CostRow
+    baseline_models: list[str]
+
+
+# --------------------------------------------------------------- building
+
+
+def build(
+    ledger: Ledger, slug: str | None = None, *, all_features: bool = False, by: str | None = None
+) -> CostReport:
+    """The report for one feature (`slug`, default the most recent) or for all of them."""
+    check_arguments(slug, all_features=all_features, by=by)
+    features = ledger.features()
+    if not features:
+        raise LedgerMissing(
+            f"the ledger {ledger.path} has no features yet: nothing has been recorded. "
+            "Run `devloop feature SPEC` first."
+        )
+    feature: Feature | None = None
+    if not all_features:
+        feature = ledger.feature(slug) if slug else ledger.latest_feature()
+        if feature is None:
+            raise UsageError(_unknown_slug(slug or "", features, ledger.path))
+    group_by = by or ("feature" if all_features else "step")
+    only = feature.slug if feature else None
+    calls = ledger.call_groups(only)
+    runs = ledger.step_run_groups(only)
+    rows = _fold(group_by, features if group_by == "feature" else [], calls, runs)
+    total = CostRow(key="total")
+    for row in rows:
+        total.add_row(row)
+    baseline_models = sorted({g.baseline_model for g in calls if g.baseline_model})
+    return CostReport(
+        ledger_path=ledger.path,
+        scope="all" if all_features else "feature",
+        group_by=group_by,
+        feature=feature,
+        rows=rows,
+        total=total,
+        baseline_models=baseline_models,
+    )
+
+
+def build_for_repo(
+    root: Path, slug: str | None = None, *, all_features: bool = False, by: str | None = None
+) -> CostReport:
+    """Open the repository's ledger read-only-ish (never create it) and build the report."""
+    check_arguments(slug, all_features=all_features, by=by)
+    with Ledger.open(root, create=False) as ledger:
+        return build(ledger, slug, all_features=all_features, by=by)
+
+
+def check_arguments(slug: str | None, *, all_features: bool, by: str | None) -> None:
+    if slug and all_features:
+        raise UsageError("give a feature SLUG or --all, not both.")
+    if by is not None and by not in GROUPINGS:
+        raise UsageError(f"--by {by}: group by one of {', '.join(GROUPINGS)}.")
+
+
+def _unknown_slug(slug: str, features: list[Feature], path: Path) -> str:
+    import difflib
+
+    slugs = [f.slug for f in sorted(features, key=lambda f: f.updated_at, reverse=True)]
+    close = difflib.get_close_matches(slug, slugs, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    shown = ", ".join(slugs[:_KNOWN_SLUGS_SHOWN])
+    more = len(slugs) - _KNOWN_SLUGS_SHOWN
+    if more > 0:
+        shown += f" and {more} more (see `devloop cost --all`)"
+    return f"no feature '{slug}' in the ledger {path}.{hint} Known features: {shown}."
+
+
+def _step_number(key: str) -> int | None:
+    from devloop.steps import resolve_step
+
+    try:
+        return resolve_step(key).number
+    except UnknownStepError:
+        return None
+
+
+def _group_key(group_by: str, *, feature: str, step: str, tier: str, model: str | None) -> str:
+    return {"feature": feature, "step": step, "tier": tier, "model": model or ""}[group_by]
+
+
+def _fold(
+    group_by: str, features: list[Feature], calls: list[CallGroup], runs: list[RunGroup]
+) -> list[CostRow]:
+    rows: dict[str, CostRow] = {}
+
+    def row(key: str) -> CostRow:
+        if key not in rows:
+            rows[key] = CostRow(key=key)
+            if group_by == "step":
+                rows[key].step_number = _step_number(key)
+        return rows[key]
+
+    for feature in features:  # every feature gets a row, even one without calls
+        row(feature.slug).feature = feature
+    for group in calls:
+        key = _group_key(
+            group_by, feature=group.feature, step=group.step_key, tier=group.tier, model=group.model
+        )
+        row(key).add_calls(group)
+    for run in runs:
+        if group_by == "model":
+            continue  # a run may use several models (escalation); runs count per step/tier
+        key = _group_key(
+            group_by, feature=run.feature, step=run.step_key, tier=run.tier, model=run.model
+        )
+        target = row(key)
+        target.runs += run.runs
+        target.tiers.add(run.tier)
+        if target.step_number is None and group_by == "step":
+            target.step_number = run.step_number
+    return sorted(rows.values(), key=_sort_key(group_by, features))
+
+
+def _sort_key(group_by: str, features: list[Feature]):
+    if group_by == "feature":
+        position = {f.slug: i for i, f in enumerate(features)}
+        return lambda r: (position.get(r.key, len(position)), r.key)
+    if group_by == "step":
+        return lambda r: (r.step_number if r.step_number is not None else 10**6, r.key)
+    if group_by == "tier":
+        return lambda r: (_tier_rank(r.key), r.key)
+    return lambda r: r.key
+
+
+def _tier_rank(tier: str) -> int:
+    return _TIER_ORDER.index(tier) if tier in _TIER_ORDER else len(_TIER_ORDER)
+
+
+def _tiers(tiers: Iterable[str]) -> list[str]:
+    return sorted(tiers, key=lambda t: (_tier_rank(t), t))
+
+
+# ------------------------------------------------------------------ notes
+
+
+def notes(report: CostReport) -> list[str]:
+    """The lines printed under the table (and the `notes` of the JSON)."""
+    out = [
+        BASELINE_NOTE
+        + (f" ({', '.join(report.baseline_models)})" if report.baseline_models else "")
+        + "; saved = baseline - cost."
+    ]
+    total = report.total
+    if total.unpriced_calls:
+        models = ", ".join(sorted(total.unpriced_models))
+        out.append(
+            f"Totals exclude {_calls(total.unpriced_calls)} that could not be priced "
+            f"(no verified price for {models}); they are not counted as $0."
+        )
+    if total.baseline_unpriced_calls:
+        out.append(
+            f"{_calls(total.baseline_unpriced_calls)} had no frontier-baseline price: "
+            "baseline and saved are left out where they occur."
+        )
+    if report.group_by == "step" and any(SCRIPT_TIER in r.tiers for r in report.rows):
+        out.append("Script steps run without a model and cost $0.")
+    return out
+
+
+def _calls(n: int) -> str:
+    return f"{n} call" if n == 1 else f"{n} calls"
+
+
+# ------------------------------------------------------------------- JSON
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.12f}"
+
+
+def _feature_json(feature: Feature | None) -> dict[str, Any] | None:
+    if feature is None:
+        return None
+    return {
+        "slug": feature.slug,
+        "title": feature.title,
+        "status": feature.status,
+        "branch": feature.branch,
+        "spec_path": feature.spec_path,
+        "tag": feature.tag,
+        "budget_usd": _money(feature.budget_usd),
+        "created_at": feature.created_at,
+        "updated_at": feature.updated_at,
+    }
+
+
+def _row_json(row: CostRow) -> dict[str, Any]:
+    pct = row.saved_pct
+    return {
+        "key": row.key,
+        "step_number": row.step_number,
+        "feature": _feature_json(row.feature),
+        "tiers": _tiers(row.tiers),
+        "models": sorted(row.models),
+        "runs": row.runs,
+        "calls": row.calls,
+        "priced_calls": row.priced_calls,
+        "unpriced_calls": row.unpriced_calls,
+        "unpriced_models": sorted(row.unpriced_models),
+        "baseline_unpriced_calls": row.baseline_unpriced_calls,
+        "tokens": {
+            "input": row.tokens.input,
+            "cache_write": row.tokens.cache_write,
+            "cache_write_5m": row.tokens.cache_write_5m,
+            "cache_write_1h": row.tokens.cache_write_1h,
+            "cache_read": row.tokens.cache_read,
+            "output": row.tokens.output,
+        },
+        "cost_usd": _money(row.cost_usd),
+        "baseline_usd": _money(row.baseline_usd),
+        "saved_usd": _money(row.saved_usd),
+        "saved_pct": None if pct is None else float(pct),
+    }
+
+
+def to_json(report: CostReport) -> dict[str, Any]:
+    """The documented, stable JSON document (schema "devloop.cost/1")."""
+    return {
+        "schema": JSON_SCHEMA,
+        "scope": report.scope,
+        "group_by": report.group_by,
+        "ledger": str(report.ledger_path),
+        "feature": _feature_json(report.feature),
+        "currency": "USD",
+        "baseline": {"definition": BASELINE_NOTE, "models": report.baseline_models},
+        "rows": [_row_json(row) for row in report.rows],
+        "total": _row_json(report.total),
+        "notes": notes(report),
+    }
+
+
+# -------------------------------------------------------------------- CSV
+
+
+def csv_rows(report: CostReport) -> tuple[list[str], list[list[str]]]:
+    """Headers and data rows (no total row: a CSV is data; sum the columns)."""
+    headers = [report.group_by]
+    if report.group_by == "step":
+        headers.append("step_number")
+    headers += [
+        "tiers", "models", "runs", "calls", "unpriced_calls", "input_tokens",
+        "cache_write_tokens", "cache_read_tokens", "output_tokens",
+        "cost_usd", "baseline_usd", "saved_usd", "saved_pct",
+    ]  # fmt: skip
+    out = []
+    for row in report.rows:
+        cells = [row.key]
+        if report.group_by == "step":
+            cells.append("" if row.step_number is None else str(row.step_number))
+        pct = row.saved_pct
+        cells += [
+            ";".join(_tiers(row.tiers)),
+            ";".join(sorted(row.models)),
+            str(row.runs),
+            str(row.calls),
+            str(row.unpriced_calls),
+            str(row.tokens.input),
+            str(row.tokens.cache_write),
+            str(row.tokens.cache_read),
+            str(row.tokens.output),
+            _money(row.cost_usd) or "",
+            _money(row.baseline_usd) or "",
+            _money(row.saved_usd) or "",
+            "" if pct is None else str(pct),
+        ]
+        out.append(cells)
+    return headers, out
+
+
+# ------------------------------------------------------------------ table
+
+
+@dataclass(frozen=True)
+class TableView:
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    footer: list[str]
+    right: set[int]
+    notes: list[str]
+
+
+def _usd(value: Decimal) -> str:
+    rounded = value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
+    return f"-${-rounded:,.4f}" if rounded < 0 else f"${rounded:,.4f}"
+
+
+def _cost_cell(row: CostRow) -> str:
+    if row.cost_usd is None:
+        return f"unpriced ({row.unpriced_calls})"
+    if row.unpriced_calls:
+        return f"{_usd(row.cost_usd)} + {row.unpriced_calls} unpriced"
+    return _usd(row.cost_usd)
+
+
+def _baseline_cell(row: CostRow) -> str:
+    if row.baseline_usd is not None:
+        return _usd(row.baseline_usd)
+    if row.baseline_unpriced_calls:
+        return f"unpriced ({row.baseline_unpriced_calls})"
+    return "-"
+
+
+def _money_cells(row: CostRow) -> list[str]:
+    pct = row.saved_pct
+    return [
+        _cost_cell(row),
+        _baseline_cell(row),
+        "-" if row.saved_usd is None else _usd(row.saved_usd),
+        "-" if pct is None else f"{pct:.1f}%",
+    ]
+
+
+def _token_cells(row: CostRow) -> list[str]:
+    t = row.tokens
+    return [f"{n:,}" for n in (row.calls, t.input, t.cache_write, t.cache_read, t.output)]
+
+
+_TOKEN_HEADERS = ["calls", "input", "cache write", "cache read", "output"]
+_MONEY_HEADERS = ["cost", "baseline", "saved", "saved %"]
+
+
+def table_view(report: CostReport) -> TableView:
+    """Cells for a terminal, plain-text or Markdown table, with the total as footer."""
+    total = report.total
+    tiers = ", ".join(_tiers(total.tiers)) or "-"
+    models = ", ".join(sorted(total.models)) or "-"
+    if report.group_by == "feature":
+        headers = ["feature", "status", "calls", *_MONEY_HEADERS]
+        rows = [
+            [r.key, r.feature.status if r.feature else "", f"{r.calls:,}", *_money_cells(r)]
+            for r in report.rows
+        ]
+        footer = ["total", "", f"{total.calls:,}", *_money_cells(total)]
+        title = "Cost of all features"
+    else:
+        first = {
+            "step": ["#", "step", "tier", "model"],
+            "model": ["model", "tier"],
+            "tier": ["tier", "model"],
+        }[report.group_by]
+        headers = first + _TOKEN_HEADERS + _MONEY_HEADERS
+        rows = []
+        for r in report.rows:
+            row_tiers = ", ".join(_tiers(r.tiers)) or "-"
+            row_models = ", ".join(sorted(r.models)) or "-"
+            lead = {
+                "step": ["" if r.step_number is None else str(r.step_number), r.key]
+                + [row_tiers, row_models],
+                "model": [r.key, row_tiers],
+                "tier": [r.key, row_models],
+            }[report.group_by]
+            rows.append(lead + _token_cells(r) + _money_cells(r))
+        lead_total = {
+            "step": ["", "total", tiers, models],
+            "model": ["total", tiers],
+            "tier": ["total", models],
+        }[report.group_by]
+        footer = lead_total + _token_cells(total) + _money_cells(total)
+        scope = f"feature '{report.feature.slug}'" if report.feature else "all features"
+        title = f"Cost of {scope} by {report.group_by}"
+    right = {i for i, h in enumerate(headers) if h in (*_TOKEN_HEADERS, *_MONEY_HEADERS, "#")}
+    return TableView(title, headers, rows, footer, right, notes(report))

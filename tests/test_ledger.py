@@ -1,0 +1,363 @@
+"""The SQLite cost ledger: schema, migrations, append-only calls, money and sharing."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from devloop import ledger as ledger_mod
+from devloop.errors import LedgerError
+from devloop.ledger import (
+    CallRecord,
+    Ledger,
+    LedgerMissing,
+    ledger_path,
+    pico_to_usd,
+    schema_version,
+    usd_to_pico,
+)
+
+FULL_USAGE = {
+    "input_tokens": 1200,
+    "cache_creation_input_tokens": 700,
+    "cache_creation": {"ephemeral_5m_input_tokens": 500, "ephemeral_1h_input_tokens": 200},
+    "cache_read_input_tokens": 4000,
+    "output_tokens": 350,
+    "output_tokens_details": {"thinking_tokens": 120},
+    "server_tool_use": {"web_search_requests": 2, "web_fetch_requests": 1},
+    "service_tier": "standard",
+    "inference_geo": "us",
+    "speed": "fast",
+}
+
+
+def call(feature: str = "login", **overrides) -> CallRecord:
+    values = dict(
+        feature=feature,
+        step_key="plan",
+        tier="frontier",
+        requested_model="claude-opus-5-5",
+        served_model="claude-opus-5-5",
+        outcome="ok",
+        usage={"input_tokens": 10, "output_tokens": 5},
+        cost_usd=Decimal("0.01"),
+        baseline_usd=Decimal("0.01"),
+        baseline_model="claude-opus-5-5",
+    )
+    values.update(overrides)
+    return CallRecord(**values)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path):
+    with Ledger.open(tmp_path) as opened:
+        yield opened
+
+
+def raw(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None)
+
+
+# ------------------------------------------------------------------ money
+
+
+def test_usd_pico_round_trip_is_exact():
+    assert usd_to_pico(Decimal("0.000003")) == 3_000_000
+    assert usd_to_pico(Decimal("12.345678901234")) == 12_345_678_901_234
+    assert usd_to_pico(7) == 7 * 10**12
+    assert pico_to_usd(12_345_678_901_234) == Decimal("12.345678901234")
+    assert f"{pico_to_usd(15):f}" == "0.000000000015"
+    assert pico_to_usd(usd_to_pico(Decimal("-1.5"))) == Decimal("-1.5")
+
+
+def test_sub_pico_rounds_half_even_and_floats_are_refused():
+    assert usd_to_pico(Decimal("0.0000000000005")) == 0
+    assert usd_to_pico(Decimal("0.0000000000015")) == 2
+    with pytest.raises(TypeError):
+        usd_to_pico(0.1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        usd_to_pico(Decimal("NaN"))
+
+
+def test_sql_sum_of_costs_is_exact(ledger):
+    for _ in range(10):
+        ledger.record_call(call(cost_usd=Decimal("0.1")))
+    assert ledger.spent_usd("login") == Decimal("1")
+    assert str(ledger.spent_usd("login")) == "1.000000000000"
+
+
+# ----------------------------------------------------------- open, schema
+
+
+def test_new_ledger_is_wal_with_busy_timeout(tmp_path):
+    with Ledger.open(tmp_path) as opened:
+        assert opened.path == tmp_path / ".devloop" / "ledger.db"
+        assert opened.connection.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+    # WAL is a property of the file: a fresh connection sees it.
+    conn = raw(ledger_path(tmp_path))
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema_version()
+
+
+def test_migrates_an_empty_file(tmp_path):
+    path = tmp_path / "ledger.db"
+    path.write_bytes(b"")
+    with Ledger(path) as opened:
+        opened.record_call(call())
+    conn = raw(path)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"features", "step_runs", "calls"} <= tables
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema_version() >= 1
+
+
+def test_migration_path_applies_later_migrations_in_order(tmp_path, monkeypatch):
+    path = tmp_path / "ledger.db"
+    with Ledger(path) as opened:
+        opened.record_call(call())
+    later = [*ledger_mod.MIGRATIONS, ("ALTER TABLE features ADD COLUMN note TEXT DEFAULT 'x'",)]
+    monkeypatch.setattr(ledger_mod, "MIGRATIONS", later)
+    with Ledger(path) as opened:
+        assert opened.connection.execute("PRAGMA user_version").fetchone()[0] == len(later)
+        assert opened.connection.execute("SELECT note FROM features").fetchall() == [("x",)]
+        assert opened.spend("login").calls == 1  # data kept
+
+
+def test_failed_migration_rolls_back_whole(tmp_path, monkeypatch):
+    path = tmp_path / "ledger.db"
+    Ledger(path).close()
+    broken = [
+        *ledger_mod.MIGRATIONS,
+        ("CREATE TABLE extra (x INTEGER)", "THIS IS NOT SQL"),
+    ]
+    monkeypatch.setattr(ledger_mod, "MIGRATIONS", broken)
+    with pytest.raises(LedgerError):
+        Ledger(path)
+    conn = raw(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert "extra" not in names
+
+
+def test_newer_schema_is_refused_with_a_clear_error(tmp_path):
+    path = tmp_path / "ledger.db"
+    Ledger(path).close()
+    raw(path).execute(f"PRAGMA user_version = {schema_version() + 5}")
+    with pytest.raises(LedgerError) as info:
+        Ledger(path)
+    message = info.value.message
+    assert str(path) in message
+    assert "newer" in message and "Upgrade devloop" in message
+
+
+def test_corrupt_file_is_a_clear_error_naming_the_path(tmp_path):
+    path = tmp_path / "ledger.db"
+    path.write_bytes(b"this is not a database, just some text that happens to be here\n" * 20)
+    with pytest.raises(LedgerError) as info:
+        Ledger(path)
+    assert str(path) in info.value.message
+    assert "not a readable devloop ledger" in info.value.message
+    assert "Move it aside" in info.value.message
+
+
+def test_foreign_sqlite_database_is_refused(tmp_path):
+    path = tmp_path / "ledger.db"
+    raw(path).execute("CREATE TABLE features (name TEXT)")
+    with pytest.raises(LedgerError) as info:
+        Ledger(path)
+    assert "not a devloop ledger" in info.value.message
+    assert str(path) in info.value.message
+
+
+def test_open_without_create_does_not_make_a_ledger(tmp_path):
+    with pytest.raises(LedgerMissing) as info:
+        Ledger.open(tmp_path, create=False)
+    assert "devloop feature" in info.value.message
+    assert not (tmp_path / ".devloop").exists()
+
+
+# ------------------------------------------------------------------ calls
+
+
+def test_record_call_stores_every_raw_usage_field(ledger):
+    first = ledger.record_call(call(outcome="truncated"))
+    call_id = ledger.record_call(
+        call(
+            step_key="implement",
+            tier="mid",
+            requested_model="claude-sonnet-5-5",
+            served_model="claude-sonnet-5-5-20260101",
+            usage=FULL_USAGE,
+            cost_usd=Decimal("0.0123"),
+            baseline_usd=Decimal("0.0615"),
+            price_version="2026-01-01",
+            latency_ms=1234,
+            stop_reason="end_turn",
+            request_id="req_1",
+            attempt=2,
+            retries=1,
+            escalated_from=first,
+        )
+    )
+    row = ledger.connection.execute(
+        "SELECT feature, step_key, tier, requested_model, served_model, input_tokens,"
+        " cache_write_5m_tokens, cache_write_1h_tokens, cache_creation_input_tokens,"
+        " cache_read_input_tokens, output_tokens, thinking_tokens, service_tier, inference_geo,"
+        " speed, web_search_requests, cost_pico, baseline_pico, baseline_model, price_version,"
+        " latency_ms, stop_reason, request_id, outcome, retries, attempt, escalated_from,"
+        " usage_json, created_at FROM calls WHERE id = ?",
+        (call_id,),
+    ).fetchone()
+    assert row[:27] == (
+        "login", "implement", "mid", "claude-sonnet-5-5", "claude-sonnet-5-5-20260101",
+        1200, 500, 200, 700, 4000, 350, 120, "standard", "us", "fast", 2,
+        12_300_000_000, 61_500_000_000, "claude-opus-5-5", "2026-01-01",
+        1234, "end_turn", "req_1", "ok", 1, 2, first,
+    )  # fmt: skip
+    import json
+
+    assert json.loads(row[27]) == FULL_USAGE
+    assert row[28].endswith("Z")
+
+
+def test_missing_breakdowns_are_unknown_not_zero(ledger):
+    call_id = ledger.record_call(call(usage={"input_tokens": 3, "output_tokens": 4}))
+    row = ledger.connection.execute(
+        "SELECT cache_write_5m_tokens, thinking_tokens, cache_creation_input_tokens"
+        " FROM calls WHERE id = ?",
+        (call_id,),
+    ).fetchone()
+    assert row == (None, None, 0)
+
+
+def test_calls_are_append_only(ledger):
+    call_id = ledger.record_call(call())
+    conn = raw(ledger.path)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE calls SET cost_pico = 0 WHERE id = ?", (call_id,))
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("DELETE FROM calls")
+    assert conn.execute("SELECT COUNT(*), SUM(cost_pico) FROM calls").fetchone() == (
+        1,
+        10_000_000_000,
+    )
+
+
+def test_unpriced_call_is_null_and_counted_never_zero(ledger):
+    ledger.record_call(call(cost_usd=Decimal("0.5")))
+    call_id = ledger.record_call(call(served_model="mystery", cost_usd=None))
+    stored = ledger.connection.execute(
+        "SELECT cost_pico FROM calls WHERE id = ?", (call_id,)
+    ).fetchone()
+    assert stored == (None,)
+    spend = ledger.spend("login")
+    assert (spend.cost_usd, spend.calls, spend.unpriced_calls) == (Decimal("0.5"), 2, 1)
+
+
+def test_spent_usd_per_step(ledger):
+    ledger.record_call(call(step_key="plan", cost_usd=Decimal("0.25")))
+    ledger.record_call(call(step_key="review", cost_usd=Decimal("0.05")))
+    ledger.record_call(call(feature="other", cost_usd=Decimal("9")))
+    assert ledger.spent_usd("login") == Decimal("0.30")
+    assert ledger.spent_usd("login", "review") == Decimal("0.05")
+    assert ledger.spent_usd("nobody") == Decimal("0")
+
+
+def test_record_call_rejects_bad_input(ledger):
+    with pytest.raises(ValueError, match="outcome"):
+        ledger.record_call(call(outcome=""))
+    with pytest.raises(ValueError, match="negative"):
+        ledger.record_call(call(cost_usd=Decimal("-1")))
+    with pytest.raises(LedgerError, match="input_tokens"):
+        ledger.record_call(call(usage={"input_tokens": -3}))
+    assert ledger.spend("login").calls == 0
+
+
+def test_outcome_detail_is_kept_as_given(ledger):
+    call_id = ledger.record_call(call(outcome="api_error:overloaded_error", cost_usd=Decimal(0)))
+    stored = ledger.connection.execute("SELECT outcome FROM calls WHERE id = ?", (call_id,))
+    assert stored.fetchone() == ("api_error:overloaded_error",)
+
+
+def test_record_call_creates_the_feature_row(ledger):
+    ledger.record_call(call(feature="fresh"))
+    assert ledger.feature("fresh") is not None
+
+
+# ------------------------------------------------------ features and runs
+
+
+def test_ensure_feature_creates_then_updates_given_fields(ledger):
+    made = ledger.ensure_feature("login", title="Login", branch="devloop/login", tag="A")
+    assert (made.title, made.branch, made.status, made.tag) == (
+        "Login",
+        "devloop/login",
+        "active",
+        "A",
+    )
+    again = ledger.ensure_feature("login", status="done", budget_usd=Decimal("2.50"))
+    assert (again.title, again.status, again.budget_usd) == ("Login", "done", Decimal("2.5"))
+    assert [f.slug for f in ledger.features()] == ["login"]
+
+
+def test_step_runs_and_latest_feature(ledger):
+    ledger.ensure_feature("older")
+    ledger.ensure_feature("newer")
+    run = ledger.start_step_run(
+        "older", 2, "plan", worker="llm", tier="frontier", model="m", route={"why": "rule"}
+    )
+    assert ledger.latest_feature().slug == "older"  # activity, not creation, decides
+    ledger.finish_step_run(run, "ok", {"verdict": "pass"})
+    row = ledger.connection.execute(
+        "SELECT status, ended_at IS NOT NULL, outcome_json, route_json FROM step_runs"
+    ).fetchone()
+    assert row == ("ok", 1, '{"verdict": "pass"}', '{"why": "rule"}')
+    with pytest.raises(LedgerError, match="already finished"):
+        ledger.finish_step_run(run, "failed")
+    with pytest.raises(LedgerError, match="no step run"):
+        ledger.finish_step_run(9999, "ok")
+
+
+def test_automated_step_is_a_zero_cost_run_without_calls(ledger):
+    run = ledger.record_automated_step("login", 7, "preflight", "ok", {"checks": 4})
+    groups = ledger.step_run_groups("login")
+    assert [(g.step_key, g.tier, g.runs, g.model) for g in groups] == [
+        ("preflight", "script", 1, None)
+    ]
+    assert ledger.spend("login").calls == 0
+    assert run > 0
+
+
+# ---------------------------------------------------------------- sharing
+
+
+def test_two_processes_write_the_same_ledger(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from decimal import Decimal
+        from pathlib import Path
+        from devloop.ledger import CallRecord, Ledger
+        with Ledger.open(Path({str(tmp_path)!r})) as ledger:
+            for i in range(40):
+                ledger.record_call(CallRecord(
+                    feature=sys.argv[1], step_key="plan", tier="mid",
+                    requested_model="m", outcome="ok", cost_usd=Decimal("0.001"),
+                ))
+        """
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, slug], stderr=subprocess.PIPE, text=True)
+        for slug in ("a", "b", "c")
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    with Ledger.open(tmp_path) as opened:
+        assert [opened.spend(s).calls for s in "abc"] == [40, 40, 40]
+        assert opened.spent_usd("a") == Decimal("0.040")
