@@ -207,6 +207,8 @@ def sim() -> None:
 @click.pass_context
 def sim_serve(ctx: click.Context, scenario_path: Path, port: int) -> None:
     """Serve the Anthropic API on 127.0.0.1 from a scenario, until Ctrl-C."""
+    import signal
+
     from devloop.sim import SimServer, load_scenario
 
     path = scenario_path if scenario_path.is_absolute() else ctx.obj["start"] / scenario_path
@@ -220,11 +222,14 @@ def sim_serve(ctx: click.Context, scenario_path: Path, port: int) -> None:
     click.echo(f"  export ANTHROPIC_BASE_URL={server.base_url}")
     click.echo("  export ANTHROPIC_API_KEY=sim-key   # any value works")
     click.echo("Press Ctrl-C to stop.")
+    # SIGTERM (process managers, `kill`) stops it like Ctrl-C: cleanly, with the summary.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         server.wait()
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a server is meant to stop: exit 0
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.close()
     left = ", ".join(f"{step} ({n})" for step, n in server.unused().items())
     click.echo(f"devloop sim: stopped after {len(server.requests)} request(s).")
@@ -283,6 +288,8 @@ def check_staged(ctx: click.Context) -> None:
     run = checks.check_staged(ctx.obj["start"])
     if not run.configured:
         click.echo(NOT_CONFIGURED)
+        for note in run.notes:
+            click.echo(f"  note: {note}")
         return
     _show_results(f"devloop check staged: {len(run.files)} staged file(s)", run.results, run.notes)
 
@@ -387,6 +394,48 @@ def hooks_uninstall(ctx: click.Context) -> None:
 
     for line in hooks_mod.uninstall(ctx.obj["start"]):
         click.echo(line)
+
+
+# ----------------------------------------------------------------- models
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="Exit 1 when any tier's model has a warning.")
+@click.pass_context
+def models(ctx: click.Context, check: bool) -> None:
+    """Each tier's model, its prices per million tokens, and its lifecycle."""
+    from devloop import modelcheck
+    from devloop.tables import print_table
+
+    rows = modelcheck.inspect_tiers(load_config(ctx))
+    money = modelcheck.rate_text
+    table = []
+    for row in rows:
+        r = row.rates
+        prices = (
+            [money(r.input), money(r.write_5m), money(r.write_1h), money(r.read), money(r.output)]
+            if r
+            else ["unpriced"] * 5
+        )
+        table.append([row.tier, row.model, *prices, f"{row.lifecycle} ({row.lifecycle_source})"])
+    headers = [
+        "tier",
+        "model",
+        "input",
+        "5m write",
+        "1h write",
+        "cache read",
+        "output",
+        "lifecycle",
+    ]
+    print_table(headers, table, title="Models (USD per million tokens)")
+    warnings = [f"{row.tier}: {w}" for row in rows for w in row.warnings]
+    for warning in warnings:
+        click.secho(f"WARNING: {warning}", err=True, fg="yellow", bold=True)
+    if check and warnings:
+        from devloop.errors import CheckFailed
+
+        raise CheckFailed(f"{len(warnings)} model warning(s); see above.")
 
 
 # ------------------------------------------------------------ entry point
