@@ -239,11 +239,6 @@ def sim_serve(ctx: click.Context, scenario_path: Path, port: int) -> None:
 
 # ------------------------------------------------------- check and hooks
 
-NOT_CONFIGURED = (
-    "devloop is not configured here (no devloop.toml, no [tool.devloop] in pyproject.toml): "
-    "nothing to check. Run `devloop init` to set it up."
-)
-
 
 @cli.group()
 def check() -> None:
@@ -253,26 +248,19 @@ def check() -> None:
     """
 
 
-def _show_results(title: str, results: list, notes: list[str] = ()) -> None:
-    """Print check results, then raise CheckFailed (exit 1) naming the ones that failed."""
+def _emit(text: str, failure: str | None) -> None:
+    """Print a check report; raise CheckFailed (exit 1) when a check failed."""
     from devloop.errors import CheckFailed
 
-    click.echo(title)
-    for result in results:
-        status = "skip" if result.skipped else "ok" if result.passed else "FAIL"
-        click.echo(f"  {status:<4}  {result.name}: {result.summary}")
-        if result.passed:
-            continue
-        for detail in result.details:
-            where = ":".join(str(p) for p in (detail.file, detail.line) if p is not None)
-            click.echo(f"          {where + ': ' if where else ''}{detail.message}")
-        if result.fix:
-            click.echo(f"          to see or fix: {result.fix}")
-    for note in notes:
-        click.echo(f"  note: {note}")
-    failed = [r.name for r in results if not r.passed]
-    if failed:
-        raise CheckFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}.")
+    click.echo(text, nl=False)
+    if failure:
+        raise CheckFailed(failure)
+
+
+def _show_results(title: str, results: list) -> None:
+    from devloop import checks
+
+    _emit(checks.render(title, results), checks.failure_summary(results))
 
 
 @check.command("staged")
@@ -283,15 +271,9 @@ def check_staged(ctx: click.Context) -> None:
     Unstaged changes are set aside while the checks run and put back byte for byte
     afterwards, whatever happens. This is what the pre-commit hook runs.
     """
-    from devloop import checks
+    from devloop import hooks as hooks_mod
 
-    run = checks.check_staged(ctx.obj["start"])
-    if not run.configured:
-        click.echo(NOT_CONFIGURED)
-        for note in run.notes:
-            click.echo(f"  note: {note}")
-        return
-    _show_results(f"devloop check staged: {len(run.files)} staged file(s)", run.results, run.notes)
+    _emit(*hooks_mod.staged_report(ctx.obj["start"]))
 
 
 @check.command("commit-msg")
@@ -304,18 +286,9 @@ def check_commit_msg(ctx: click.Context, message_file: Path) -> None:
     below git's scissors line are ignored; merge, revert, fixup!, squash! and amend!
     messages pass untouched. This is what the commit-msg hook runs.
     """
-    from devloop import checks, gitops
-    from devloop import config as config_mod
+    from devloop import hooks as hooks_mod
 
-    start = ctx.obj["start"]
-    if not config_mod.is_configured(config_mod.find_root(start)):
-        click.echo(NOT_CONFIGURED)
-        return
-    path = message_file if message_file.is_absolute() else start / message_file
-    result = checks.check_commit_msg(
-        path, load_config(ctx), comment_char=gitops.comment_char(start)
-    )
-    _show_results("devloop check commit-msg:", [result])
+    _emit(*hooks_mod.commit_msg_report(ctx.obj["start"], message_file))
 
 
 @check.command("lint")

@@ -97,6 +97,20 @@ class LoopConfig:
     max_revisions: int = 2
     spec_max_bytes: int = 200_000
     project_map_tokens: int = 4_000
+    max_tokens: dict[str, int] = field(default_factory=dict)  # step -> max output tokens per call
+    remediate_severity: str = "high"  # step 11 fixes review/audit findings at or above this
+
+
+@dataclass
+class ToolsConfig:
+    """The build agent's sandbox (tools.py): output limits and the command policy."""
+
+    view_max_chars: int = 16_000  # a file or directory view longer than this is cut
+    file_max_bytes: int = 512_000  # bigger files: view only with view_range, no editing
+    command_timeout_s: float = 300.0
+    command_output_max_chars: int = 16_000  # head and tail kept, the middle cut
+    # Extra command prefixes the model may run, e.g. ["make build", "npm run typecheck"].
+    allow_commands: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -110,6 +124,7 @@ class Config:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     git: GitConfig = field(default_factory=GitConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
+    tools: ToolsConfig = field(default_factory=ToolsConfig)
     # Where it came from; not part of the TOML.
     root: Path = field(default_factory=Path.cwd, metadata={"toml": False})
     source: Path | None = field(default=None, metadata={"toml": False})
@@ -342,8 +357,34 @@ def _validate(cfg: Config, where: str, prefix: str) -> None:
             raise ConfigError(f"{where}: '{prefix}models.{name}' must name a model id.")
     if not cfg.git.commit_types:
         raise ConfigError(f"{where}: '{prefix}git.commit_types' must list at least one type.")
+    limits = ("view_max_chars", "file_max_bytes", "command_timeout_s", "command_output_max_chars")
+    for name in limits:
+        if getattr(cfg.tools, name) <= 0:
+            raise ConfigError(f"{where}: '{prefix}tools.{name}' must be a positive number.")
+    _validate_loop(cfg, where, prefix)
     if not 0 <= cfg.routing.low_threshold <= cfg.routing.high_threshold <= 1:
         raise ConfigError(
             f"{where}: '{prefix}routing.low_threshold' and 'high_threshold' must satisfy"
             " 0 <= low <= high <= 1."
         )
+
+
+LOOP_SEVERITIES = ("critical", "high", "medium", "low")
+
+
+def _validate_loop(cfg: Config, where: str, prefix: str) -> None:
+    """[loop]: per-step max_tokens keyed by step, a known severity."""
+    limits = {}
+    for name, tokens in cfg.loop.max_tokens.items():
+        path = f"{prefix}loop.max_tokens.{name}"
+        limits[_step_key(name, where, path)] = tokens
+        if tokens < 1:
+            raise ConfigError(f"{where}: '{path}' must be a positive number of tokens.")
+    cfg.loop.max_tokens = limits
+    _choice(
+        cfg.loop.remediate_severity,
+        LOOP_SEVERITIES,
+        "severity",
+        where,
+        f"{prefix}loop.remediate_severity",
+    )

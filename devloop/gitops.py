@@ -1,0 +1,602 @@
+"""Git operations. The only module that talks to git.
+
+Hook paths (`devloop check staged`, `devloop check commit-msg`) run on every commit, so
+they use plain `git` plumbing through subprocess: GitPython would cost more to import
+than the few calls it saves. Plumbing commands (rev-parse, diff-index, diff-files,
+checkout-index) never rewrite the index, which the staged-check guarantee depends on.
+Modules only the swap needs (json, shutil, hashlib) are imported when it happens.
+
+`staged_worktree()` makes the working tree show exactly what is staged for the length of
+a check, and puts every byte back afterwards (see its docstring for the safety rules).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devloop.errors import DevloopError, Interrupted, UsageError
+
+GITLINK_MODE = "160000"  # a submodule entry: not a file we can check or swap
+STATE_DIR = "devloop/staged"  # under the git dir, while a staged check runs
+RECOVERED_DIR = "devloop/recovered"  # unstaged work we would not overwrite
+
+
+class GitError(DevloopError):
+    """A git command failed where it should not have."""
+
+
+@dataclass
+class Repo:
+    toplevel: Path  # the working tree's root
+    git_dir: Path  # this worktree's git dir (absolute)
+    hooks_dir: Path  # where git looks for hooks (honours core.hooksPath)
+
+
+@dataclass
+class Entry:
+    """One path from a raw diff: its status letter and its mode on the index side."""
+
+    path: str  # repository-relative, forward slashes
+    status: str  # A, M, D, T, U ...
+    mode: str  # the newer side's mode (the older side's for a deletion)
+
+    @property
+    def is_regular_file(self) -> bool:
+        return self.mode in ("100644", "100755")
+
+
+_REV_PARSE = ["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-path", "hooks"]
+_DIFF_FILES = ["diff-files", "--raw", "-z", "--no-renames"]
+_DIFF_INDEX = ["diff-index", "--cached", "--raw", "-z", "--no-renames"]
+
+
+def _spawn(args: Sequence[str], cwd: Path, *, stdin: bool = False) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(
+            ["git", *args],
+            cwd=cwd,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError:
+        raise UsageError("git is not installed or not on PATH; install git first.") from None
+
+
+def _collect(
+    proc: subprocess.Popen[bytes], cwd: Path, *, input: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    """Wait for a git process; GitError names the command when it failed and `check`."""
+    try:
+        out, err = proc.communicate(input)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    if check and proc.returncode != 0:
+        message = err.decode("utf-8", "replace").strip()
+        raise GitError(f"`{' '.join(proc.args)}` failed in {cwd}: {message}")
+    return done
+
+
+def git(
+    args: Sequence[str], cwd: Path, *, input: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `git args` in `cwd`, capturing bytes; GitError names the command when it fails."""
+    return _collect(_spawn(args, cwd, stdin=input is not None), cwd, input=input, check=check)
+
+
+def _repo_from(proc: subprocess.CompletedProcess[bytes], start: Path) -> Repo:
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace")
+        if "work tree" in err:
+            raise UsageError(f"{start} is inside a git directory, not a working tree; cd out.")
+        raise UsageError(
+            f"{start} is not inside a git repository. Run `git init` first, "
+            "or point devloop at one with `devloop -C DIR`."
+        )
+    toplevel, git_dir, hooks = proc.stdout.decode("utf-8").splitlines()[:3]
+    # --git-path prints a path relative to the directory git ran in.
+    return Repo(Path(toplevel), Path(git_dir), (start / hooks).resolve())
+
+
+def find_repo(start: Path) -> Repo:
+    """The repository containing `start`, or a UsageError saying there is none."""
+    return _repo_from(git(_REV_PARSE, start, check=False), start)
+
+
+def _parse_raw(out: bytes) -> list[Entry]:
+    """Parse `git diff-* --raw -z --no-renames` output."""
+    fields = out.decode("utf-8", "surrogateescape").split("\0")
+    entries = []
+    for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+        if not meta.startswith(":"):
+            continue
+        src_mode, dst_mode, _src, _dst, status = meta[1:].split(" ")
+        entries.append(Entry(path, status[:1], dst_mode if dst_mode != "000000" else src_mode))
+    return entries
+
+
+def _unstaged(out: bytes) -> list[Entry]:
+    return [e for e in _parse_raw(out) if e.mode != GITLINK_MODE and e.status != "U"]
+
+
+def _staged(proc: subprocess.CompletedProcess[bytes], cwd: Path) -> list[Entry]:
+    if proc.returncode != 0:  # no commit yet: everything in the index is new
+        empty = git(["hash-object", "-t", "tree", "/dev/null"], cwd).stdout.decode().strip()
+        proc = git([*_DIFF_INDEX, empty, "--"], cwd)
+    return [e for e in _parse_raw(proc.stdout) if e.mode != GITLINK_MODE]
+
+
+def unstaged_entries(toplevel: Path) -> list[Entry]:
+    """Tracked paths whose working-tree file differs from the index (or may: stat-dirty)."""
+    return _unstaged(git(_DIFF_FILES, toplevel).stdout)
+
+
+def staged_entries(toplevel: Path) -> list[Entry]:
+    """Paths that differ between HEAD (or the empty tree) and the index."""
+    return _staged(git([*_DIFF_INDEX, "HEAD", "--"], toplevel, check=False), toplevel)
+
+
+def pin_index_file() -> None:
+    """Git gives a commit hook GIT_INDEX_FILE relative to the top level (the hook's cwd).
+    Make it absolute, so git run from any directory (by devloop or by a check) reads the
+    index this commit is made from."""
+    value = os.environ.get("GIT_INDEX_FILE")
+    if value and not os.path.isabs(value):
+        os.environ["GIT_INDEX_FILE"] = os.path.abspath(value)
+
+
+@dataclass
+class Snapshot:
+    repo: Repo
+    staged: list[Entry]
+    unstaged: list[Entry]
+
+
+def snapshot(start: Path) -> Snapshot:
+    """find_repo, staged_entries and unstaged_entries in one round trip: the three git
+    processes start together (the commit hook pays for one wait, not three). Paths in
+    both diffs are relative to the top level wherever `start` is."""
+    procs = [
+        _spawn(args, start) for args in (_REV_PARSE, _DIFF_FILES, [*_DIFF_INDEX, "HEAD", "--"])
+    ]
+    rev, files, index = [_collect(p, start, check=False) for p in procs]
+    repo = _repo_from(rev, start)
+    if files.returncode != 0:
+        raise GitError(f"`git diff-files` failed in {start}: {files.stderr.decode().strip()}")
+    return Snapshot(repo, _staged(index, repo.toplevel), _unstaged(files.stdout))
+
+
+def config_value(cwd: Path, key: str) -> str | None:
+    """`git config --get key`, or None when it is unset (or git cannot tell)."""
+    proc = git(["config", "--get", key], cwd, check=False)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.decode("utf-8", "replace").strip()
+
+
+def comment_char(cwd: Path) -> str:
+    """The character git uses to start comment lines in commit messages."""
+    value = config_value(cwd, "core.commentChar")
+    return value if value and value != "auto" else "#"
+
+
+def dirty_paths(toplevel: Path) -> list[str]:
+    """Tracked files with staged or unstaged changes (untracked files are not counted)."""
+    out = git(["status", "--porcelain=v1", "-z", "--untracked-files=no"], toplevel).stdout
+    return [item[3:] for item in out.decode("utf-8", "replace").split("\0") if len(item) > 3]
+
+
+# ------------------------------------------------------- staged working tree
+
+
+def _digest(path: Path) -> str | None:
+    """A file's permission bits and sha256 (a symlink's target), None when it is absent."""
+    if path.is_symlink():
+        return "link:" + os.readlink(path)
+    if not path.exists():
+        return None
+    if path.is_dir():
+        return "dir"
+    import hashlib
+
+    mode = path.stat().st_mode & 0o7777
+    return f"{mode:o}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+
+
+def _place(src: Path, dst: Path) -> None:
+    """Make `dst` a byte- and mode-exact copy of `src` (a file or a symlink).
+
+    Regular files are rewritten in place so their inode, hard links and ownership stay;
+    copy2 also carries the mode and mtime over, so restored files look untouched.
+    """
+    import shutil
+
+    if dst.is_symlink() or src.is_symlink():
+        if dst.is_symlink() or dst.exists():
+            dst.unlink()
+        shutil.copy2(src, dst, follow_symlinks=False)
+        return
+    shutil.copy2(src, dst)
+
+
+def _fsync_files(paths: Sequence[Path]) -> None:
+    for path in paths:
+        if path.is_symlink() or not path.is_file():
+            continue
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def _signals_as_interrupts() -> Iterator[None]:
+    """SIGTERM and SIGHUP end a check the way Ctrl-C does, so the restore still runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, _frame):
+        raise Interrupted(f"stopped by signal {signal.Signals(signum).name}.")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """No signal may stop a restore halfway (a second Ctrl-C included)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@dataclass
+class RestoreReport:
+    restored: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # edited during the check: left as they are
+    saved_to: Path | None = None  # where the unstaged versions of `kept` were saved
+
+
+@dataclass
+class StagedView:
+    """What `staged_worktree` did, for the caller to report."""
+
+    swapped: list[str] = field(default_factory=list)  # unstaged changes set aside meanwhile
+    recovered: RestoreReport | None = None  # left behind by a killed run, restored first
+    restore: RestoreReport = field(default_factory=RestoreReport)
+
+
+@contextmanager
+def staged_worktree(repo: Repo, unstaged: list[Entry] | None = None) -> Iterator[StagedView]:
+    """While inside, every tracked file in the working tree holds its staged version.
+
+    Files with unstaged changes are backed up (bytes, mode, symlinks) under
+    .git/devloop/staged/ and fsynced before any of them is touched; their staged versions
+    come from `git checkout-index --prefix` (same filters as a checkout, and the index is
+    only read). On leaving, whatever the cause (pass, fail, exception, Ctrl-C, SIGTERM,
+    SIGHUP), the originals are put back with signals ignored. If the process is killed
+    outright, the backups stay on disk and the next staged check restores them first.
+    Untracked files and intent-to-add files are left alone. `unstaged` saves a git call
+    when the caller already has `unstaged_entries()`.
+    """
+    view = StagedView()
+    state = repo.git_dir / STATE_DIR
+    with _signals_as_interrupts():
+        view.recovered = recover(repo)
+        if view.recovered is not None:
+            unstaged = None  # the recovery changed the working tree: ask git again
+        if unstaged is None:
+            unstaged = unstaged_entries(repo.toplevel)
+        entries = [e for e in unstaged if e.status != "A"]
+        if not entries:
+            yield view
+            return
+        _lock(state)
+        try:
+            _swap_in(repo, state, entries, view)
+            yield view
+        finally:
+            view.restore = _restore_no_matter_what(state, repo.git_dir)
+
+
+def _restore_no_matter_what(state: Path, git_dir: Path) -> RestoreReport:
+    while True:  # a signal landing before SIG_IGN takes hold must not skip the restore
+        try:
+            with _signals_ignored():
+                return _restore(state, git_dir)
+        except (KeyboardInterrupt, Interrupted):
+            continue
+
+
+def _lock(state: Path) -> None:
+    state.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        state.mkdir()  # atomic: the lock
+    except FileExistsError:
+        raise UsageError(
+            f"another `devloop check staged` started here at the same time ({state} "
+            "exists). Wait for it to finish and retry."
+        ) from None
+    (state / "pid").write_text(str(os.getpid()), encoding="utf-8")
+
+
+def recover(repo: Repo) -> RestoreReport | None:
+    """Restore what a staged check that was killed outright left set aside, if anything."""
+    state = repo.git_dir / STATE_DIR
+    if not (state.exists() or state.is_symlink()):
+        return None
+    return _recover(state, repo.git_dir)
+
+
+def _recover(state: Path, git_dir: Path) -> RestoreReport:
+    """Restore what an earlier run left in `state`, unless that run is still going."""
+    try:
+        pid = int((state / "pid").read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        pid = 0
+    if pid and pid != os.getpid() and _pid_alive(pid):
+        raise UsageError(
+            f"another `devloop check staged` is running here (pid {pid}). Wait for it; "
+            f"if no such process is running, delete {state} and retry."
+        )
+    return _restore_no_matter_what(state, git_dir)
+
+
+def _restore(state: Path, git_dir: Path) -> RestoreReport:
+    """Put the working tree back from the backups in `state`, then delete `state`.
+
+    For each swapped path: if it already holds its original bytes, nothing to do; if it
+    still holds the staged bytes devloop put there, the original comes back; if it holds
+    anything else, someone edited it during the check: that edit stays, and the original
+    unstaged version is saved under .git/devloop/recovered/ rather than overwritten.
+    """
+    import json
+    import shutil
+    import time
+
+    report = RestoreReport()
+    try:
+        manifest = json.loads((state / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        # The run stopped before its manifest was on disk, so before it touched the tree.
+        shutil.rmtree(state, ignore_errors=True)
+        return report
+    toplevel = Path(manifest["toplevel"])
+    for item in manifest["entries"]:
+        rel = item["path"]
+        target, backup = toplevel / rel, state / "backup" / rel
+        current = _digest(target)
+        if current == item["original"]:
+            continue
+        if current == item["staged"]:
+            if item["original"] is None:
+                target.unlink()
+            else:
+                _place(backup, target)
+            report.restored.append(rel)
+            continue
+        if item["original"] is not None:
+            if report.saved_to is None:
+                report.saved_to = git_dir / RECOVERED_DIR / time.strftime("%Y%m%d-%H%M%S")
+            (report.saved_to / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(backup, report.saved_to / rel, follow_symlinks=False)
+        report.kept.append(rel)
+    for created in sorted(manifest.get("created_dirs", []), key=len, reverse=True):
+        try:
+            (toplevel / created).rmdir()  # only when empty again
+        except OSError:
+            pass
+    shutil.rmtree(state, ignore_errors=True)
+    return report
+
+
+def _swap_in(repo: Repo, state: Path, entries: list[Entry], view: StagedView) -> None:
+    import json
+    import shutil
+
+    backup_root, staged_root = state / "backup", state / "staged"
+    paths = [e.path for e in entries]
+    # 1. The staged versions, written outside the working tree.
+    git(
+        ["checkout-index", "-z", "--stdin", f"--prefix={staged_root}/"],
+        repo.toplevel,
+        input="\0".join(paths).encode("utf-8", "surrogateescape"),
+    )
+    # 2. Backups of the working-tree versions, and the manifest: on disk before step 3.
+    items, created_dirs, written = [], [], []
+    for rel in paths:
+        target, staged = repo.toplevel / rel, staged_root / rel
+        if not (staged.exists() or staged.is_symlink()):
+            continue
+        if target.is_dir() and not target.is_symlink():
+            continue  # a directory stands where the file was: leave it
+        original = _digest(target)
+        if original is not None:
+            backup = backup_root / rel
+            backup.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(target, backup, follow_symlinks=False)
+            written.append(backup)
+        else:
+            parent = target.parent
+            while not parent.exists() and parent != repo.toplevel:
+                created_dirs.append(parent.relative_to(repo.toplevel).as_posix())
+                parent = parent.parent
+        items.append({"path": rel, "original": original, "staged": _digest(staged)})
+    manifest = {"toplevel": str(repo.toplevel), "entries": items, "created_dirs": created_dirs}
+    manifest_tmp = state / "manifest.json.tmp"
+    manifest_tmp.write_text(json.dumps(manifest), encoding="utf-8")
+    _fsync_files([*written, manifest_tmp])
+    os.replace(manifest_tmp, state / "manifest.json")
+    # 3. Only now touch the working tree.
+    for item in items:
+        target = repo.toplevel / item["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _place(staged_root / item["path"], target)
+        view.swapped.append(item["path"])
+
+
+# ------------------------------------------------------- feature runs (the loop)
+
+
+def head_commit(cwd: Path) -> str | None:
+    """The full sha of HEAD, or None in a repository without commits."""
+    proc = git(["rev-parse", "--verify", "-q", "HEAD^{commit}"], cwd, check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def current_branch(cwd: Path) -> str | None:
+    """The checked-out branch's short name; None on a detached HEAD."""
+    proc = git(["symbolic-ref", "--short", "-q", "HEAD"], cwd, check=False)
+    return proc.stdout.decode("utf-8", "replace").strip() or None if proc.returncode == 0 else None
+
+
+def branch_exists(cwd: Path, name: str) -> bool:
+    return (
+        git(["show-ref", "--verify", "--quiet", f"refs/heads/{name}"], cwd, check=False).returncode
+        == 0
+    )
+
+
+def valid_branch_name(cwd: Path, name: str) -> bool:
+    return git(["check-ref-format", "--branch", name], cwd, check=False).returncode == 0
+
+
+def create_branch(cwd: Path, name: str) -> None:
+    """Create `name` at HEAD and switch to it; uncommitted changes come along."""
+    git(["checkout", "-q", "-b", name], cwd)
+
+
+def switch_branch(cwd: Path, name: str) -> None:
+    git(["checkout", "-q", name], cwd)
+
+
+def listed_files(cwd: Path, exclude: Sequence[str] = ()) -> list[str]:
+    """Tracked files plus untracked ones git does not ignore, relative to `cwd`, sorted.
+    Paths under any of the `exclude` directories are left out."""
+    out = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd).stdout
+    prefixes = tuple(e.rstrip("/") + "/" for e in exclude)
+    names = {n for n in out.decode("utf-8", "surrogateescape").split("\0") if n}
+    return sorted(n for n in names if not n.startswith(prefixes))
+
+
+def worktree_diff(cwd: Path, base: str, exclude: Sequence[str] = ()) -> str:
+    """The working tree against `base`, new untracked files included as additions, without
+    touching the index (no `git add -N`). Paths under `exclude` are left out."""
+    specs = [f":(exclude){e}" for e in exclude]
+    tracked = git(["diff", "--no-color", "--no-ext-diff", base, "--", ".", *specs], cwd).stdout
+    parts = [tracked.decode("utf-8", "replace")]
+    others = git(["ls-files", "-z", "--others", "--exclude-standard", "--", ".", *specs], cwd)
+    for name in sorted(
+        n for n in others.stdout.decode("utf-8", "surrogateescape").split("\0") if n
+    ):
+        proc = git(
+            ["diff", "--no-color", "--no-ext-diff", "--no-index", "--", "/dev/null", name],
+            cwd,
+            check=False,  # exit 1 means "differs", which it always does here
+        )
+        parts.append(proc.stdout.decode("utf-8", "replace"))
+    return "".join(parts)
+
+
+def changed_paths(cwd: Path, exclude: Sequence[str] = ()) -> list[str]:
+    """Tracked files with changes plus untracked files, relative to the top level."""
+    specs = [f":(exclude){e}" for e in exclude]
+    out = git(
+        ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".", *specs], cwd
+    ).stdout
+    items = out.decode("utf-8", "surrogateescape").split("\0")
+    paths, skip = [], False
+    for item in items:
+        if skip:  # the source path of a rename
+            skip = False
+            continue
+        if len(item) > 3:
+            paths.append(item[3:])
+            skip = item[0] in "RC"
+    return paths
+
+
+@dataclass
+class CommitResult:
+    ok: bool
+    sha: str | None
+    output: str  # git's and the hooks' output
+    nothing_to_commit: bool = False
+
+
+def commit(
+    cwd: Path,
+    message: str,
+    *,
+    paths: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+    timeout_s: float | None = None,
+) -> CommitResult:
+    """Stage every change under `cwd` (or only `paths`) and commit it with `message`.
+
+    The repository's own hooks run: never `--no-verify`. A hook (or git) failing leaves the
+    changes staged and returns ok=False with the output, for the caller to show.
+    """
+    if paths is None:
+        # Exactly the changed paths: `git add` refuses an :(exclude) naming an ignored dir.
+        top = Path(git(["rev-parse", "--show-toplevel"], cwd).stdout.decode().strip())
+        targets = [f":(top){p}" for p in changed_paths(cwd, exclude)]
+    else:
+        top, targets = cwd, list(paths)
+    if targets:
+        listing = "\0".join(targets).encode("utf-8", "surrogateescape")
+        git(["add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul"], top, input=listing)
+    if git(["diff", "--cached", "--quiet"], cwd, check=False).returncode == 0:
+        return CommitResult(False, None, "nothing to commit", nothing_to_commit=True)
+    try:
+        proc = subprocess.run(
+            ["git", "commit", "-q", "--file=-", "--cleanup=strip"],
+            cwd=cwd,
+            input=message.encode("utf-8"),
+            capture_output=True,
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired:
+        return CommitResult(False, None, f"git commit did not finish within {timeout_s:g} s")
+    output = (proc.stdout + proc.stderr).decode("utf-8", "replace").strip()
+    if proc.returncode != 0:
+        return CommitResult(False, None, output)
+    return CommitResult(True, head_commit(cwd), output)
+
+
+def commit_message(cwd: Path, rev: str = "HEAD") -> str:
+    proc = git(["log", "-1", "--format=%B", rev], cwd, check=False)
+    return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else ""
