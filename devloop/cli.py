@@ -411,6 +411,315 @@ def models(ctx: click.Context, check: bool) -> None:
         raise CheckFailed(f"{len(warnings)} model warning(s); see above.")
 
 
+# ----------------------------------------------------- feature, resume, status
+
+
+def _run_feature(ctx: click.Context, cfg, as_json: bool, go) -> None:
+    """Run `go(emit)` (loop.start or loop.resume) with progress output, then show the
+    per-step cost table (or, with --json, a summary object), whatever the outcome."""
+    from devloop import progress, tables
+
+    if as_json:
+        renderer = progress.JsonProgress()
+    elif tables.is_terminal():
+        renderer = progress.LiveProgress(cfg)
+    else:
+        renderer = progress.PlainProgress()
+    seen: dict[str, str] = {}
+
+    def emit(event) -> None:
+        seen["slug"] = event.slug
+        renderer(event)
+
+    outcome: dict = {"status": "error", "exit_code": 1, "message": ""}
+    try:
+        result = go(emit)
+        outcome = {"status": result.status, "exit_code": 0, "message": result.message}
+        if result.status == "already-done" and not as_json:
+            click.echo(f"devloop: {result.message}")
+    except DevloopError as exc:
+        outcome = {"status": "error", "exit_code": exc.exit_code, "message": exc.message}
+        raise
+    finally:
+        renderer.close()
+        slug = seen.get("slug")
+        if slug is not None:
+            _closing_report(ctx, cfg, slug, renderer if as_json else None, outcome)
+
+
+def _closing_report(ctx: click.Context, cfg, slug: str, json_out, outcome: dict) -> None:
+    from devloop import report as report_mod
+    from devloop.ledger import LedgerMissing
+    from devloop.state import feature_dir
+
+    try:
+        rep = report_mod.build_for_repo(cfg.root, slug)
+    except (LedgerMissing, UsageError):
+        rep = None
+    if json_out is not None:
+        json_out.summary(
+            {
+                "slug": slug,
+                **outcome,
+                "feature_dir": str(feature_dir(cfg.root, slug)),
+                "cost": report_mod.to_json(rep) if rep is not None else None,
+            }
+        )
+        return
+    if rep is not None:
+        click.echo("")
+        ctx.invoke(cost, slug=slug, all_features=False, by=None, fmt="table")
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option(
+    "--budget", metavar="USD", help="Ceiling for the whole feature (default: [budget] feature_usd)."
+)
+@click.option(
+    "--stop-after",
+    metavar="STEP",
+    help="Stop after a step (number or key) or a phase: plan (step 6), build (11), verify (15).",
+)
+@click.option("--dry-run", is_flag=True, help="Price the run without calling any model.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event, then a summary.")
+@click.option(
+    "--allow-dirty", is_flag=True, help="Start on top of uncommitted changes instead of refusing."
+)
+@click.pass_context
+def feature(
+    ctx: click.Context,
+    spec: Path,
+    budget: str | None,
+    stop_after: str | None,
+    dry_run: bool,
+    as_json: bool,
+    allow_dirty: bool,
+) -> None:
+    """Run the 15-step loop for SPEC, a Markdown spec, on a new branch <prefix><slug>.
+
+    Artifacts, state.json and transcripts go to .devloop/features/<slug>/. Exit codes:
+    0 done or stopped as asked, 1 a step failed, 2 usage (bad spec, not a repository),
+    3 budget reached, 4 API failure, 130 interrupted; `devloop resume SLUG` continues.
+    """
+    from devloop import loop
+
+    cfg = load_config(ctx)
+    spec_path = spec if spec.is_absolute() else ctx.obj["start"] / spec
+    options = loop.RunOptions(
+        budget_usd=loop.parse_budget(budget),
+        stop_after=loop.parse_stop_after(stop_after) if stop_after else None,
+        allow_dirty=allow_dirty,
+    )
+    if dry_run:
+        from devloop import dryrun
+
+        _show_dry_run(dryrun.dry_run(cfg, spec_path, options.budget_usd), as_json)
+        return
+    _run_feature(ctx, cfg, as_json, lambda emit: loop.start(cfg, spec_path, options, emit))
+
+
+@cli.command()
+@click.argument("slug", required=False)
+@click.option("--from", "from_step", type=STEP, help="Re-run from this step (e.g. after an edit).")
+@click.option("--budget", metavar="USD", help="A new ceiling for the whole feature.")
+@click.option("--stop-after", metavar="STEP", help="Stop after this step or phase.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event, then a summary.")
+@click.option("--allow-dirty", is_flag=True, help="Let pre-flight accept uncommitted changes.")
+@click.pass_context
+def resume(
+    ctx: click.Context,
+    slug: str | None,
+    from_step,
+    budget: str | None,
+    stop_after: str | None,
+    as_json: bool,
+    allow_dirty: bool,
+) -> None:
+    """Continue feature SLUG from its first unfinished step; finished steps never re-run.
+
+    SLUG defaults to the most recently active unfinished feature.
+    """
+    from devloop import loop
+
+    cfg = load_config(ctx)
+    if slug is None:
+        open_ones = [f for f in loop.statuses(cfg.root) if f.state.status != "done"]
+        if not open_ones:
+            raise UsageError("no unfinished feature to resume here; name one: devloop resume SLUG.")
+        slug = open_ones[0].state.slug
+    options = loop.RunOptions(
+        budget_usd=loop.parse_budget(budget),
+        stop_after=loop.parse_stop_after(stop_after) if stop_after else None,
+        allow_dirty=allow_dirty,
+        from_step=from_step.number if from_step is not None else None,
+    )
+    _run_feature(ctx, cfg, as_json, lambda emit: loop.resume(cfg, slug, options, emit))
+
+
+def _show_dry_run(dry, as_json: bool) -> None:
+    from devloop.tables import print_table
+
+    def money(value) -> str:
+        return "unpriced" if value is None else f"${value:.4f}"
+
+    if as_json:
+        import json
+
+        click.echo(
+            json.dumps(
+                {
+                    "slug": dry.spec.slug,
+                    "title": dry.spec.title,
+                    "prompts": str(dry.prompts_dir),
+                    "prefix_tokens": dry.prefix_tokens,
+                    "steps": [
+                        {
+                            "step": p.number,
+                            "key": p.key,
+                            "worker": p.worker,
+                            "model": p.model or None,
+                            "calls": p.calls,
+                            "input_tokens_per_call": p.input_tokens,
+                            "output_tokens": p.output_tokens,
+                            "cost_usd": None if p.cost_usd is None else str(p.cost_usd),
+                            "baseline_usd": None if p.baseline_usd is None else str(p.baseline_usd),
+                            "conditional": p.conditional,
+                            "assumed_inputs": list(p.estimated_inputs),
+                        }
+                        for p in dry.steps
+                    ],
+                    "total_usd": None if dry.cost_usd is None else str(dry.cost_usd),
+                    "baseline_usd": None if dry.baseline_usd is None else str(dry.baseline_usd),
+                    "checks": [
+                        {"name": r.name, "passed": r.passed, "summary": r.summary}
+                        for r in dry.checks
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    rows = []
+    for p in dry.steps:
+        key = p.key + (" *" if p.conditional else "")
+        if not p.model:
+            rows.append([str(p.number), key, p.worker, "-", "", "", "", "$0.0000", "$0.0000"])
+            continue
+        rows.append(
+            [
+                str(p.number),
+                key,
+                p.worker,
+                p.model,
+                str(p.calls),
+                f"{p.input_tokens:,}",
+                f"{p.output_tokens:,}",
+                money(p.cost_usd),
+                money(p.baseline_usd),
+            ]
+        )
+    footer = ["", "total", "", "", "", "", "", money(dry.cost_usd), money(dry.baseline_usd)]
+    headers = ["#", "step", "worker", "model", "calls", "input/call", "output", "cost", "frontier"]
+    print_table(
+        headers,
+        rows,
+        title=f"Dry run: '{dry.spec.title}' ({dry.spec.slug}); no model was called",
+        right={0, 4, 5, 6, 7, 8},
+        footer=footer,
+    )
+    click.echo(
+        f"\nThe cached prefix (system, project map, spec) is ~{dry.prefix_tokens:,} tokens. Input"
+        " sizes are counted locally from the rendered prompts; answer lengths, agent turns and"
+        " inputs that do not exist yet are assumptions (devloop/projection.py). * = runs only"
+        f" when needed. Rendered prompts: {dry.prompts_dir}"
+    )
+    click.echo("Pre-flight (static checks):")
+    for r in dry.checks:
+        mark = "skip" if r.skipped else "ok" if r.passed else "FAIL"
+        click.echo(f"  {mark:<4}  {r.name}: {r.summary}")
+
+
+@cli.command()
+@click.argument("slug", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def status(ctx: click.Context, slug: str | None, as_json: bool) -> None:
+    """List features and where each stands; with SLUG, that feature's steps."""
+    from devloop import loop
+    from devloop.config import find_root
+    from devloop.steps import STEPS
+    from devloop.tables import print_table
+
+    root = find_root(ctx.obj["start"])
+    found = loop.statuses(root)
+    if slug is not None:
+        found = [f for f in found if f.state.slug == slug]
+        if not found:
+            from devloop.state import load
+
+            load(root, slug)  # raises the "no feature" error listing the known ones
+
+    def money(value) -> str:
+        return "-" if value is None else f"${value:.4f}"
+
+    if as_json:
+        import json
+        from dataclasses import asdict
+
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        **asdict(f.state),
+                        "cost_usd": None if f.cost_usd is None else str(f.cost_usd),
+                        "next_step": f.next_step.key if f.next_step else None,
+                    }
+                    for f in found
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not found:
+        click.echo("No features yet. Start one with `devloop feature SPEC`.")
+        return
+    if slug is None:
+        rows = [
+            [
+                f.state.slug,
+                f.state.status,
+                f"{f.next_step.number} {f.next_step.key}" if f.next_step else "-",
+                f"{f.state.done_count()}/15",
+                money(f.cost_usd),
+                f.state.branch,
+                f.state.updated_at[:19].replace("T", " "),
+            ]
+            for f in found
+        ]
+        headers = ["feature", "status", "next step", "done", "spent", "branch", "updated (UTC)"]
+        print_table(headers, rows, title="Features", right={3, 4})
+        return
+    (item,) = found
+    st = item.state
+    rows = []
+    for step in STEPS:
+        s = st.step(step.key)
+        result = s.result
+        detail = result.get("verdict") or result.get("summary") or result.get("error") or ""
+        rows.append(
+            [str(step.number), step.key, s.status, str(s.runs), s.artifact or "", detail[:70]]
+        )
+    print_table(
+        ["#", "step", "status", "runs", "artifact", "result"],
+        rows,
+        title=f"{st.slug}: {st.status} on {st.branch} (spent {money(item.cost_usd)})",
+        right={0, 3},
+    )
+    if st.message:
+        click.echo(st.message)
+
+
 # ------------------------------------------------------------ entry point
 
 

@@ -4,6 +4,10 @@ A hook devloop did not write is never overwritten silently: `install` refuses an
 it; `install(force=True)` renames it to `<hook>.devloop-backup`, which devloop's shim runs
 first (chaining); `uninstall` removes devloop's shim and puts the backup back. devloop's
 shims are recognised by the MARKER line they carry.
+
+The shims run `devloop check staged` and `devloop check commit-msg FILE`; the reports
+those print are built here (`staged_report`, `commit_msg_report`), so the click CLI and
+`fast_main` (the same two commands without importing click) print the same text.
 """
 
 from __future__ import annotations

@@ -1,0 +1,140 @@
+"""`devloop feature --dry-run`: price a run without calling a model.
+
+Every model step's prompt is rendered from the spec and the repository as they are now, with
+the cached prefix (system, project map, spec) exactly as a real run would send it; inputs
+that do not exist before the run (research notes, the plan, the diff) are stand-ins of an
+assumed size. Tokens are estimated locally and priced by projection.py on the routed model
+and on the frontier model. Pre-flight's static checks run too. Nothing is written except
+the rendered prompts, under .devloop/dry-run/<slug>/, for a person to read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from devloop import checks, projection, routing, tokens
+from devloop import context as ctxmod
+from devloop import spec as spec_mod
+from devloop import state as state_mod
+from devloop.config import Config
+from devloop.loop import load_spec, repo_head
+from devloop.schemas import BUILD_PLAN, FINDINGS, VERDICT
+from devloop.steps import STEPS
+
+
+@dataclass
+class DryRun:
+    spec: spec_mod.Spec
+    steps: list[Any]  # projection.StepProjection, in step order
+    cost_usd: Decimal | None
+    baseline_usd: Decimal | None
+    checks: list[checks.CheckResult]
+    prompts_dir: Path
+    prefix_tokens: int
+
+
+def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> DryRun:
+    """The projection of every step, the static pre-flight checks, the prompts' folder."""
+    from devloop.llm import Request, build_params
+
+    spec = load_spec(cfg, spec_path)
+    repo_head(cfg.root)
+    root = cfg.root
+    system = ctxmod.system_text(root)
+    context = [
+        ctxmod.project_map(root, cfg.loop.project_map_tokens, hints=spec.text),
+        ctxmod.spec_block(spec.title, spec.text),
+    ]
+    prompts_dir = root / state_mod.DEVLOOP_DIR / "dry-run" / spec.slug
+    guessed: dict[str, tuple[str, ...]] = {}
+
+    def stand_in(name: str, what: str) -> str:
+        size = projection.UNKNOWN_INPUT_TOKENS[name]
+        return f"[{what}: not produced yet; ~{size:,} tokens assumed]"
+
+    values = {
+        "title": spec.title,
+        "research": stand_in("research", "research notes from step 1"),
+        "plan": stand_in("plan", "the plan from step 2"),
+        "revision": "",
+        "build_plan": stand_in("build-plan", "the build plan from step 5"),
+        "tasks": stand_in("build-plan", "the build plan's tasks"),
+        "diff": stand_in("diff", "the diff of steps 8-11"),
+        "contract": stand_in("plan", "the plan's Integration Contract"),
+        "command": cfg.commands.test or "(no test command)",
+        "output": stand_in("test-output", "the failing test output"),
+        "findings": stand_in("diff", "the review and audit findings"),
+        "failure": stand_in("test-output", "the failing output and its triage"),
+        "summary": stand_in("build-plan", "the tasks done and files changed"),
+        "task_id": "T1",
+        "task_title": stand_in("build-plan", "a task's title"),
+        "task_description": "",
+        "files": "",
+        "acceptance": "",
+        "tests": "",
+    }
+    unknown_for = {
+        "plan": ("research",),
+        "validate-requirements": ("plan",),
+        "validate-integration": ("plan",),
+        "build-plan": ("plan",),
+        "double-check": ("plan", "build-plan"),
+        "review": ("build-plan", "diff"),
+        "audit": ("plan", "diff"),
+        "e2e": ("test-output",),
+        "remediate": ("diff",),
+        "final-remediate": ("test-output",),
+        "commit": ("build-plan",),
+    }
+    schemas = {"validate-requirements": VERDICT, "validate-integration": VERDICT}
+    schemas.update({"double-check": VERDICT, "build-plan": BUILD_PLAN})
+    schemas.update({"review": FINDINGS, "audit": FINDINGS})
+    cache, base_cache = projection.CacheModel(), projection.CacheModel()
+    items = []
+    prefix_tokens = 0
+    for step in STEPS:
+        route = routing.rule_route(step, cfg)
+        item = projection.StepProjection(
+            step.key, step.number, route.worker, route.tier, route.model
+        )
+        if not step.calls_model:
+            items.append(item)
+            continue
+        text = ctxmod.render_template(root, step.key, values)
+        state_mod.atomic_write(
+            prompts_dir / f"{step.number:02d}-{step.key}.md",
+            f"<!-- system and context: see 00-prefix.md -->\n{text}",
+        )
+        params = build_params(
+            Request(
+                [{"role": "user", "content": text}], system, context, schema=schemas.get(step.key)
+            ),
+            route.model,
+            None,
+        )
+        prefix_tokens = tokens.estimate_json(params["system"])
+        unknown = unknown_for.get(step.key, ())
+        item.prefix_tokens = prefix_tokens
+        item.input_tokens = tokens.estimate_json(params["messages"]) + sum(
+            projection.UNKNOWN_INPUT_TOKENS[u] for u in unknown
+        )
+        item.estimated_inputs = unknown
+        guessed[step.key] = unknown
+        projection.project(
+            item, frontier_model=cfg.models.frontier, cache=cache, baseline_cache=base_cache
+        )
+        items.append(item)
+    state_mod.atomic_write(prompts_dir / "00-prefix.md", "\n\n".join([system, *context]))
+    cost = projection.total(items, "cost_usd")
+    baseline = projection.total(items, "baseline_usd")
+    results = checks.preflight(cfg)
+    ceiling = budget_usd
+    if ceiling is None and cfg.budget.feature_usd is not None:
+        ceiling = Decimal(str(cfg.budget.feature_usd))
+    if ceiling is not None and cost is not None:
+        priced = checks.preflight(cfg, budget_left_usd=float(ceiling), estimated_usd=float(cost))
+        results += [r for r in priced if r.name == "budget"]
+    return DryRun(spec, items, cost, baseline, results, prompts_dir, prefix_tokens)

@@ -1,0 +1,141 @@
+"""Step 7, pre-flight: everything that must hold before the first implementation token.
+
+The generic checks (git, tools resolvable, API key or base URL, plan files exist, clean
+tree, budget) are checks.preflight's; this module adds what only a feature run knows: the
+feature branch, where new files go, open markers left in the plans, and the expected cost
+of the steps still to run. Every check returns a checks.CheckResult; nothing prints.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+from devloop import checks, gitops, projection, routing, tokens
+from devloop.config import Config
+from devloop.context import section
+from devloop.schemas import BuildPlan
+from devloop.state import FeatureState
+from devloop.steps import STEPS
+
+MARKERS = re.compile(r"\bTODO\b|NEEDS CLARIFICATION")
+
+
+def run_checks(
+    cfg: Config,
+    state: FeatureState,
+    *,
+    plan_text: str,
+    build_plan_text: str,
+    spent_usd: Decimal,
+    prefix_tokens: int,
+) -> list[checks.CheckResult]:
+    """Every pre-flight check for the run in `state`; the step fails if any fails."""
+    build = BuildPlan.from_dict(json.loads(build_plan_text))
+    budget = Decimal(state.budget_usd) if state.budget_usd else None
+    if budget is None and cfg.budget.feature_usd is not None:
+        budget = Decimal(str(cfg.budget.feature_usd))
+    left = estimate = None
+    if budget is not None:
+        left = float(budget - spent_usd)
+        estimate = float(remaining_estimate(cfg, state, build, plan_text, prefix_tokens))
+    results = [branch_check(cfg.root, state.branch)]
+    results += checks.preflight(
+        cfg,
+        plan_files=build.files("modify", "delete"),
+        require_clean=not state.allow_dirty,
+        budget_left_usd=left,
+        estimated_usd=estimate,
+    )
+    results.append(creates_check(cfg.root, build.files("create")))
+    results.append(markers_check({"02-plan.md": plan_text, "05-build-plan.json": build_plan_text}))
+    return results
+
+
+def branch_check(root: Path, branch: str) -> checks.CheckResult:
+    current = gitops.current_branch(root)
+    if current == branch:
+        return checks.CheckResult("branch", True, f"on {branch}")
+    return checks.CheckResult(
+        "branch",
+        False,
+        f"on {current or 'a detached HEAD'}, not the feature branch {branch}",
+        fix=f"git checkout {branch}",
+    )
+
+
+def creates_check(root: Path, created: list[str]) -> checks.CheckResult:
+    """Files the build plan creates must land inside the repository, not in .git/.devloop."""
+    top = root.resolve()
+    outside = []
+    for rel in created:
+        target = (top / rel).resolve()
+        inside = target == top or top in target.parents
+        parts = Path(rel).parts
+        if Path(rel).is_absolute() or not inside or ".git" in parts or ".devloop" in parts:
+            outside.append(rel)
+    if outside:
+        return checks.CheckResult(
+            "new files",
+            False,
+            f"{len(outside)} file(s) to create are outside the repository or in .git/.devloop",
+            [checks.Detail("outside the repository", f) for f in outside],
+        )
+    return checks.CheckResult("new files", True, f"{len(created)} to create, all inside")
+
+
+def markers_check(texts: dict[str, str]) -> checks.CheckResult:
+    """No TODO or NEEDS CLARIFICATION left: open questions are decided before the build."""
+    details = []
+    for name, text in texts.items():
+        for number, line in enumerate(text.splitlines(), 1):
+            if MARKERS.search(line):
+                details.append(checks.Detail(line.strip()[:160], name, number))
+    if details:
+        return checks.CheckResult(
+            "open markers",
+            False,
+            f"{len(details)} TODO / NEEDS CLARIFICATION marker(s) left in the plans",
+            details,
+            fix="decide each one in the plan, then resume",
+        )
+    return checks.CheckResult("open markers", True, "no TODO or NEEDS CLARIFICATION left")
+
+
+def remaining_estimate(
+    cfg: Config, state: FeatureState, build: BuildPlan, plan_text: str, prefix_tokens: int
+) -> Decimal:
+    """The expected cost of the model steps from 8 on that have not finished, leaving out
+    the steps that run only when needed (remediation, triage); see projection.py."""
+    cache, base_cache = projection.CacheModel(), projection.CacheModel()
+    tasks_text = tokens.estimate(build.markdown())
+    contract = tokens.estimate(section(plan_text, "Integration Contract") or "")
+    diff = projection.UNKNOWN_INPUT_TOKENS["diff"]
+    inputs = {
+        "implement": tasks_text // max(len(build.tasks), 1) + contract,
+        "review": diff + tasks_text,
+        "audit": diff + contract,
+        "commit": tasks_text,
+    }
+    out = Decimal(0)
+    for step in STEPS:
+        if step.number < 8 or not step.calls_model or state.step(step.key).finished:
+            continue
+        if projection.ASSUMPTIONS[step.key].conditional:
+            continue
+        route = routing.rule_route(step, cfg)
+        item = projection.StepProjection(
+            step.key, step.number, route.worker, route.tier, route.model,
+            input_tokens=inputs.get(step.key, 1_000), prefix_tokens=prefix_tokens,
+        )  # fmt: skip
+        projection.project(
+            item,
+            frontier_model=cfg.models.frontier,
+            cache=cache,
+            baseline_cache=base_cache,
+            tasks=len(build.tasks),
+        )
+        out += item.cost_usd or Decimal(0)
+    return out
