@@ -159,12 +159,7 @@ def find_root(start: Path | None = None) -> Path:
     pyproject.toml carrying [tool.devloop], or .git; else `start` itself."""
     start = (start or Path.cwd()).resolve()
     for directory in (start, *start.parents):
-        if (directory / CONFIG_FILE).is_file():
-            return directory
-        pyproject = directory / PYPROJECT
-        if pyproject.is_file() and "[tool.devloop" in pyproject.read_text(errors="replace"):
-            return directory
-        if (directory / ".git").exists():
+        if is_configured(directory) or (directory / ".git").exists():
             return directory
     return start
 

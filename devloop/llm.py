@@ -370,8 +370,6 @@ class Door:
                     midstream = exc.response is not None and exc.response.status_code == 200
                     if not midstream or stream_retries >= self.cfg.api.max_retries:
                         raise
-                except anthropic.APIConnectionError:
-                    raise
                 except Exception as exc:  # the stream broke off after the 200 (httpx errors)
                     if stream_retries >= self.cfg.api.max_retries or not _is_transport_error(exc):
                         raise

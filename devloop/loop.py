@@ -446,21 +446,26 @@ class Run:
             self.state.current_step = key
             state_mod.save(self.root, self.state)
         self._started[key] = time.monotonic()
+        self._step_event(key, RUNNING)
+        return run_id
+
+    def _step_event(self, key: str, status: str, **details: Any) -> None:
+        """One progress event for a step, at its start or its end."""
+        step, route = resolve_step(key), self._route(key)
         self.emit(
             Event(
                 "step",
                 self.slug,
                 step=step.number,
                 key=key,
-                status=RUNNING,
+                status=status,
                 worker=route.worker,
                 model=route.model or None,
+                **details,
             )
         )
-        return run_id
 
     def _close(self, key: str, status: str, result: dict[str, Any], artifact: str | None) -> None:
-        step, route = resolve_step(key), self._route(key)
         with self._lock:
             st = self.state.step(key)
             st.status, st.ended_at = status, state_mod.now()
@@ -474,21 +479,14 @@ class Run:
             state_mod.save(self.root, self.state)
         started = self._started.pop(key, None)
         message = result.get("error", "") if status not in (DONE, SKIPPED) else ""
-        self.emit(
-            Event(
-                "step",
-                self.slug,
-                step=step.number,
-                key=key,
-                status=status,
-                worker=route.worker,
-                model=route.model or None,
-                elapsed_s=None if started is None else round(time.monotonic() - started, 2),
-                cost_usd=_usd(self.ledger.spent_usd(self.slug, key)),
-                total_usd=_usd(self.ledger.spent_usd(self.slug)),
-                message=message or result.get("summary", ""),
-                artifact=artifact,
-            )
+        self._step_event(
+            key,
+            status,
+            elapsed_s=None if started is None else round(time.monotonic() - started, 2),
+            cost_usd=_usd(self.ledger.spent_usd(self.slug, key)),
+            total_usd=_usd(self.ledger.spent_usd(self.slug)),
+            message=message or result.get("summary", ""),
+            artifact=artifact,
         )
 
     def _complete(self, key: str, produced: _Produced) -> None:
