@@ -31,16 +31,28 @@ def heavy_imports(args: list[str], cwd: str) -> list[str]:
         "import sys, runpy; sys.argv = ['devloop', *sys.argv[1:]]\n"
         "try:\n    runpy.run_module('devloop', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
-        "print(' '.join(m for m in ('anthropic', 'rich', 'git') if m in sys.modules), file=sys.stderr)"
+        "print('HEAVY:' + ' '.join(m for m in ('anthropic', 'rich', 'git') if m in sys.modules), file=sys.stderr)"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, check=False
     )
-    return proc.stderr.strip().splitlines()[-1:] or []
+    marked = [line for line in proc.stderr.splitlines() if line.startswith("HEAVY:")]
+    return [marked[-1].removeprefix("HEAVY:")] if marked else []
+
+
+def compile_package() -> None:
+    """Write devloop's bytecode first, as `pip install` does: with PYTHONDONTWRITEBYTECODE
+    set (as in some shells and CI), every run would otherwise recompile from source."""
+    import compileall
+
+    import devloop
+
+    compileall.compile_dir(Path(devloop.__file__).parent, quiet=1)
 
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 21
+    compile_package()
     with tempfile.TemporaryDirectory() as cwd:
         base = median_seconds([sys.executable, "-c", "pass"], runs, cwd)
         print(f"python -c pass          median {base * 1000:7.1f} ms")
