@@ -588,6 +588,8 @@ def _show_dry_run(dry, as_json: bool) -> None:
                     "title": dry.spec.title,
                     "prompts": str(dry.prompts_dir),
                     "prefix_tokens": dry.prefix_tokens,
+                    "token_source": dry.token_source,
+                    "notes": dry.notes,
                     "steps": [
                         {
                             "step": p.number,
@@ -645,10 +647,12 @@ def _show_dry_run(dry, as_json: bool) -> None:
     )
     click.echo(
         f"\nThe cached prefix (system, project map, spec) is ~{dry.prefix_tokens:,} tokens. Input"
-        " sizes are counted locally from the rendered prompts; answer lengths, agent turns and"
+        f" sizes are from the rendered prompts ({dry.token_source}); answer lengths, agent turns and"
         " inputs that do not exist yet are assumptions (devloop/projection.py). * = runs only"
         f" when needed. Rendered prompts: {dry.prompts_dir}"
     )
+    for note in dry.notes:
+        click.secho(f"WARNING: {note}", err=True, fg="yellow")
     click.echo("Pre-flight (static checks):")
     for r in dry.checks:
         mark = "skip" if r.skipped else "ok" if r.passed else "FAIL"

@@ -4,13 +4,14 @@ Every model step's prompt is rendered from the spec and the repository as they a
 the cached prefix (system, project map, spec) exactly as a real run would send it; inputs
 that do not exist before the run (research notes, the plan, the diff) are stand-ins of an
 assumed size. Tokens are estimated locally and priced by projection.py on the routed model
-and on the frontier model. Pre-flight's static checks run too. Nothing is written except
+and on the frontier model; with a key set, the API's free count_tokens endpoint counts the
+rendered prompts instead. Pre-flight's static checks run too. Nothing is written except
 the rendered prompts, under .devloop/dry-run/<slug>/, for a person to read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from devloop import context as ctxmod
 from devloop import spec as spec_mod
 from devloop import state as state_mod
 from devloop.config import Config
+from devloop.errors import ApiError
 from devloop.loop import load_spec, repo_head
 from devloop.schemas import BUILD_PLAN, FINDINGS, VERDICT
 from devloop.steps import STEPS
@@ -34,11 +36,38 @@ class DryRun:
     checks: list[checks.CheckResult]
     prompts_dir: Path
     prefix_tokens: int
+    token_source: str = "local estimate"  # or "count_tokens API"
+    notes: list[str] = field(default_factory=list)
+
+
+class ApiTokenCounter:
+    """Input tokens as the API counts them, split into the cached prefix and the rest.
+
+    The prefix is counted once per model as the difference between a one-character
+    request with and without the system blocks; count_tokens itself is free."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self._prefix: dict[str, int] = {}
+
+    def count(self, tier: str, params: dict[str, Any]) -> tuple[int, int]:
+        from devloop import llm
+
+        model = params["model"]
+        if model not in self._prefix:
+            probe = {"model": model, "messages": [{"role": "user", "content": "."}]}
+            bare = llm.count_tokens(self.cfg, tier, probe)
+            self._prefix[model] = (
+                llm.count_tokens(self.cfg, tier, {**probe, "system": params.get("system", [])})
+                - bare
+            )
+        total = llm.count_tokens(self.cfg, tier, params)
+        return self._prefix[model], total - self._prefix[model]
 
 
 def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> DryRun:
     """The projection of every step, the static pre-flight checks, the prompts' folder."""
-    from devloop.llm import Request, build_params
+    from devloop.llm import Request, build_params, key_configured
 
     spec = load_spec(cfg, spec_path)
     repo_head(cfg.root)
@@ -95,6 +124,8 @@ def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> 
     cache, base_cache = projection.CacheModel(), projection.CacheModel()
     items = []
     prefix_tokens = 0
+    notes: list[str] = []
+    counter = ApiTokenCounter(cfg) if key_configured() else None
     for step in STEPS:
         route = routing.rule_route(step, cfg)
         item = projection.StepProjection(
@@ -116,11 +147,16 @@ def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> 
             None,
         )
         prefix_tokens = tokens.estimate_json(params["system"])
+        fresh_tokens = tokens.estimate_json(params["messages"])
+        if counter is not None:
+            try:
+                prefix_tokens, fresh_tokens = counter.count(route.tier, params)
+            except ApiError as exc:
+                counter = None
+                notes.append(f"count_tokens failed ({exc.message}); using local estimates.")
         unknown = unknown_for.get(step.key, ())
         item.prefix_tokens = prefix_tokens
-        item.input_tokens = tokens.estimate_json(params["messages"]) + sum(
-            projection.UNKNOWN_INPUT_TOKENS[u] for u in unknown
-        )
+        item.input_tokens = fresh_tokens + sum(projection.UNKNOWN_INPUT_TOKENS[u] for u in unknown)
         item.estimated_inputs = unknown
         guessed[step.key] = unknown
         projection.project(
@@ -137,4 +173,5 @@ def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> 
     if ceiling is not None and cost is not None:
         priced = checks.preflight(cfg, budget_left_usd=float(ceiling), estimated_usd=float(cost))
         results += [r for r in priced if r.name == "budget"]
-    return DryRun(spec, items, cost, baseline, results, prompts_dir, prefix_tokens)
+    source = "count_tokens API" if counter is not None else "local estimate"
+    return DryRun(spec, items, cost, baseline, results, prompts_dir, prefix_tokens, source, notes)

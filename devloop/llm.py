@@ -170,6 +170,11 @@ def estimate_input_tokens(params: dict[str, Any]) -> int:
 
 # ------------------------------------------------------------------ client
 
+
+def key_configured() -> bool:
+    return bool(os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"))
+
+
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
 _attempt_log = threading.local()  # HTTP statuses seen by the current call on this thread
@@ -183,7 +188,7 @@ def _on_response(response: Any) -> None:
 
 def client_for(base_url: str, cfg: Config) -> Any:
     """One SDK client per base URL per process (connection reuse, one retry policy)."""
-    if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+    if not key_configured():
         raise UsageError(
             "no API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN for a gateway). "
             "To run offline, start `devloop sim serve` and set ANTHROPIC_BASE_URL to its URL "
@@ -596,3 +601,22 @@ def fetch_model_info(cfg: Config, tier: str) -> dict[str, Any]:
         ) from None
     except anthropic.APIConnectionError as exc:
         raise ApiError(f"cannot reach the Models API ({type(exc).__name__})") from None
+
+
+def count_tokens(cfg: Config, tier: str, params: dict[str, Any]) -> int:
+    """Input tokens of a request as the API counts them (`POST /v1/messages/count_tokens`,
+    free). Raises ApiError with the reason when it cannot be asked."""
+    import anthropic
+
+    fields = {k: params[k] for k in ("model", "messages", "system", "tools") if k in params}
+    try:
+        client = client_for(getattr(cfg.endpoints, tier, "") or "", cfg)
+        return client.messages.count_tokens(**fields).input_tokens
+    except UsageError as exc:
+        raise ApiError(exc.message) from None
+    except anthropic.APIStatusError as exc:
+        raise ApiError(
+            f"count_tokens answered HTTP {exc.status_code}: {redact(_error_message(exc))}"
+        ) from None
+    except anthropic.APIConnectionError as exc:
+        raise ApiError(f"cannot reach count_tokens ({type(exc).__name__})") from None

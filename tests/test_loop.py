@@ -694,6 +694,30 @@ def test_dry_run_prices_every_step_without_a_model(repo, devloop):
     assert steps["plan"]["assumed_inputs"] == ["research"]
 
 
+def test_dry_run_counts_tokens_with_the_api_when_a_key_is_set(repo, sim, devloop):
+    server = sim({"review": ["unused"]})  # research, plan, ... unscripted: a model call is a 400
+    data = json.loads(devloop(repo, "feature", "specs/goodbye.md", "--dry-run", "--json").out)
+    assert data["token_source"] == "count_tokens API" and data["notes"] == []
+    counted = [r for r in server.server.requests if r.path == "/v1/messages/count_tokens"]
+    models = {r.body["model"] for r in counted}
+    assert models == {"claude-opus-5-5", "claude-sonnet-5-5"}
+    # two probes per model for the cached prefix, then one count per model step
+    model_steps = [s for s in data["steps"] if s["model"]]
+    assert len(counted) == 2 * len(models) + len(model_steps)
+    assert server.count() == 0  # count_tokens only; no model was called
+    assert data["prefix_tokens"] > 0 and float(data["total_usd"]) > 0
+
+
+def test_dry_run_falls_back_to_local_estimates_when_counting_fails(repo, monkeypatch, devloop):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+    with (repo / "devloop.toml").open("a") as config:
+        config.write("\n[api]\nmax_retries = 0\n")  # fail fast: no backoff in a test
+    result = devloop(repo, "feature", "specs/goodbye.md", "--dry-run")
+    assert result.code == 0, result
+    assert "count_tokens failed" in result.err and "local estimate" in result.out
+
+
 def test_json_progress_is_one_object_per_line_and_a_summary(repo, sim, devloop):
     sim(plan_phase())
     result = devloop(repo, "feature", "specs/goodbye.md", "--stop-after", "2", "--json")
