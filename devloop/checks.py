@@ -33,6 +33,7 @@ from devloop import config as config_mod
 from devloop import gitops
 from devloop.config import Config
 from devloop.errors import ConfigError, UsageError
+from devloop.redaction import redact
 
 MAX_DETAILS = 40
 ARG_CHARS = 100_000  # a narrowed command stays far below the OS limit on argument length
@@ -72,6 +73,7 @@ class CheckResult:
     details: list[Detail] = field(default_factory=list)
     fix: str | None = None  # the command that shows or fixes the problem
     skipped: bool = False  # nothing to check (counts as passed)
+    output: str = ""  # what the command printed, credentials redacted (for artifacts)
 
 
 def _skipped(name: str, why: str) -> CheckResult:
@@ -324,6 +326,7 @@ def _command_failure(name: str, run: CommandRun, timeout_s: float) -> CheckResul
             f"`{run.command}` did not finish within {timeout_s:g} s; it was stopped",
             _tail(run.output),
             fix=run.command,
+            output=redact(run.output),
         )
     if run.returncode == NOT_FOUND:
         program = tool_name(run.command) or run.command
@@ -333,6 +336,7 @@ def _command_failure(name: str, run: CommandRun, timeout_s: float) -> CheckResul
             f"`{program}` was not found: install it, or fix [commands] {name} in the config",
             _tail(run.output, 5),
             fix=run.command,
+            output=redact(run.output),
         )
     return None
 
@@ -371,19 +375,24 @@ def _file_check(
         else:
             commands, scope = narrowed, f"{len(targets)} staged file(s)"
     runs = [run_command(c, cfg.root, cfg.commands.timeout_s) for c in commands]
+    output = "\n".join(r.output for r in runs)
     if all(r.returncode == 0 for r in runs):
-        return CheckResult(name, True, f"{_program(command)} ({scope})")
+        return CheckResult(name, True, f"{_program(command)} ({scope})", output=redact(output))
     for run in runs:
         if broken := _command_failure(name, run, cfg.commands.timeout_s):
             return broken
-    output = "\n".join(r.output for r in runs)
     details = parse_details(output) or _tail(output)
     flagged = list(dict.fromkeys(d.file for d in details if d.file))
     fix_command = narrow(fix, flagged or targets) if (flagged or targets) else None
     verb = "would reformat" if name == "format" else "found problems in"
     count = f"{len(flagged)} file(s)" if flagged else scope
     return CheckResult(
-        name, False, f"{_program(command)} {verb} {count}", details, fix=fix_command or fix
+        name,
+        False,
+        f"{_program(command)} {verb} {count}",
+        details,
+        fix=fix_command or fix,
+        output=redact(output),
     )
 
 
@@ -408,13 +417,18 @@ def _whole_command(name: str, key: str, command: str, cfg: Config) -> CheckResul
         return _skipped(name, f"no {key} command configured ([commands] {key})")
     run = run_command(command, cfg.root, cfg.commands.timeout_s)
     if run.returncode == 0:
-        return CheckResult(name, True, f"`{command}` passed")
+        return CheckResult(name, True, f"`{command}` passed", output=redact(run.output))
     if broken := _command_failure(key, run, cfg.commands.timeout_s):
         broken.name = name
         return broken
     details = [d for d in parse_details(run.output) if d.file] or _tail(run.output)
     return CheckResult(
-        name, False, f"`{command}` failed (exit {run.returncode})", details, fix=command
+        name,
+        False,
+        f"`{command}` failed (exit {run.returncode})",
+        details,
+        fix=command,
+        output=redact(run.output),
     )
 
 

@@ -1070,6 +1070,9 @@ def _bounded(text: str, max_tokens: int, what: str) -> str:
     return cut + f"\n... [{what} cut at ~{max_tokens:,} tokens]\n"
 
 
+OUTPUT_TAIL_LINES = 200
+
+
 def _check_text(result: checks.CheckResult) -> str:
     return _check_dict_text(asdict(result))
 
@@ -1079,6 +1082,11 @@ def _check_dict_text(check: dict[str, Any]) -> str:
     for detail in check.get("details", []):
         where = ":".join(str(p) for p in (detail.get("file"), detail.get("line")) if p)
         lines.append(f"  {where + ': ' if where else ''}{detail['message']}")
+    output = check.get("output", "").rstrip()
+    if output:
+        # The end of a test run's output (failures, summary) is what a reader needs.
+        tail = output.splitlines()[-OUTPUT_TAIL_LINES:]
+        lines += ["", f"Output (last {len(tail)} lines):", *tail]
     return "\n".join(lines)
 
 

@@ -631,7 +631,9 @@ def test_full_run_commits_with_trailers_and_costs_add_up(repo, sim, devloop, age
 
 def test_failing_suite_is_triaged_and_fixed_by_final_remediation(repo, sim, devloop, agent):
     (repo / "devloop.toml").write_text(
-        CONFIG.format(max_revisions=2).replace('test = "true"', 'test = "test -f fixed"')
+        CONFIG.format(max_revisions=2).replace(
+            'test = "true"', 'test = "echo 1 failed: test_goodbye; test -f fixed"'
+        )
     )
     git(repo, "commit", "-qam", "chore: a suite that needs a fix")
     s = sim({**plan_phase(), **build_phase(), "e2e": [{"text": "## Failures\n- fixed missing"}]})
@@ -639,7 +641,11 @@ def test_failing_suite_is_triaged_and_fixed_by_final_remediation(repo, sim, devl
     assert result.code == 0, result
     assert agent.calls == ["implement", "remediate:1", "final-remediate", "write-docs"]
     assert s.count("e2e") == 1
-    assert "test -f fixed" in s.bodies("e2e")[0]["messages"][0]["content"]
+    triage_prompt = s.bodies("e2e")[0]["messages"][0]["content"]
+    assert "test -f fixed" in triage_prompt
+    assert "1 failed: test_goodbye" in triage_prompt  # the suite's own output, not a summary
+    e2e = json.loads((feature_dir(repo) / "12-e2e.json").read_text())
+    assert "1 failed: test_goodbye" in e2e["check"]["output"]
     assert (feature_dir(repo) / "12-e2e.md").read_text().startswith("## Failures")
 
 
@@ -664,7 +670,7 @@ def test_a_failing_hook_stops_the_commit_and_resume_does_not_redo_the_docs(
 def test_smoke_failure_is_a_binary_gate(repo, sim, devloop, agent):
     (repo / "devloop.toml").write_text(
         CONFIG.format(max_revisions=2).replace(
-            'smoke = "true"', 'smoke = "echo smoke broke; false"'
+            'smoke = "true"', 'smoke = "echo smoke broke with $ANTHROPIC_API_KEY; false"'
         )
     )
     git(repo, "commit", "-qam", "chore: broken smoke")
@@ -672,6 +678,9 @@ def test_smoke_failure_is_a_binary_gate(repo, sim, devloop, agent):
     result = devloop(repo, "feature", "specs/goodbye.md")
     assert result.code == 1 and "smoke gate failed" in result.err
     assert statuses(repo)["commit"] == "done" and statuses(repo)["smoke"] == "failed"
+    (smoke, _quick) = json.loads((feature_dir(repo) / "15-smoke.json").read_text())
+    # the command's output is in the artifact, with the key it printed redacted
+    assert smoke["output"].strip() == "smoke broke with [REDACTED]"
 
 
 # ------------------------------------------------------------------ dry run, output modes
