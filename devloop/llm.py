@@ -381,10 +381,10 @@ class Door:
                 stream_retries += 1
                 time.sleep(_backoff_seconds(stream_retries - 1))
         except anthropic.APIStatusError as exc:
-            self._record_failure(record, started, exc, stream_retries)
+            self._record_failure(record, params, started, exc, stream_retries)
             raise self._api_error(step, model, exc, stream_retries) from None
         except anthropic.APIConnectionError as exc:
-            self._record_failure(record, started, exc, stream_retries)
+            self._record_failure(record, params, started, exc, stream_retries)
             raise ApiError(
                 f"step '{step}', model {model}: could not reach the API at "
                 f"{client.base_url} after {self._attempts(stream_retries)} attempts "
@@ -393,7 +393,7 @@ class Door:
         except Exception as exc:
             if not _is_transport_error(exc):
                 raise
-            self._record_failure(record, started, exc, stream_retries)
+            self._record_failure(record, params, started, exc, stream_retries)
             raise ApiError(
                 f"step '{step}', model {model}: the response stream broke off "
                 f"{self._attempts(stream_retries)} times ({type(exc).__name__}); giving up."
@@ -464,11 +464,21 @@ class Door:
         return cost, baseline, note
 
     def _record_failure(
-        self, record: CallRecord, started: float, exc: Exception, stream_retries: int
+        self,
+        record: CallRecord,
+        params: dict[str, Any],
+        started: float,
+        exc: Exception,
+        stream_retries: int,
     ) -> None:
+        """A request that got no usable response: a $0 ledger row and a transcript entry."""
         status = getattr(getattr(exc, "response", None), "status_code", None)
         request_id = getattr(exc, "request_id", None) or ""
         error_type = _error_type(exc)
+        if self.on_exchange is not None:
+            error = {"status": status, "type": error_type or type(exc).__name__}
+            error["message"] = redact(_error_message(exc))
+            self.on_exchange(record.step_key, params, {"error": error, "request_id": request_id})
         self.ledger.record_call(
             replace(
                 record,

@@ -256,6 +256,8 @@ def test_401_says_which_variable_to_set(harness):
     assert "HTTP 401" in info.value.message and "ANTHROPIC_API_KEY" in info.value.message
     assert FAKE_KEY not in info.value.message
     assert len(h.sim.message_requests()) == 1  # not retried
+    (step, _params, response) = h.exchanges[-1]  # the failed exchange is transcribed too
+    assert step == "research" and response["error"]["status"] == 401
 
 
 def test_missing_key_is_a_usage_error_before_any_request(harness, monkeypatch):
