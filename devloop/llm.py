@@ -159,8 +159,13 @@ def build_params(request: Request, model: str, effort: str | None) -> dict[str, 
 
 
 def count_breakpoints(params: dict[str, Any]) -> int:
-    text = json.dumps(params)
-    return text.count('"cache_control"')
+    """Cache breakpoints in a request: blocks (tools, system, message content) carrying
+    cache_control. Counted on the structure, never on text that merely mentions it."""
+    blocks = [*params.get("tools", []), *params.get("system", [])]
+    for message in params["messages"]:
+        if isinstance(message["content"], list):
+            blocks += message["content"]
+    return sum(1 for block in blocks if isinstance(block, dict) and "cache_control" in block)
 
 
 def estimate_input_tokens(params: dict[str, Any]) -> int:

@@ -164,6 +164,14 @@ def test_tool_use_round_trip(harness):
     assert llm.count_breakpoints(body) == 2
 
 
+def test_breakpoints_are_counted_on_blocks_not_text():
+    request = ask('Explain "cache_control" and {"cache_control": 1}.')
+    request.messages.append({"role": "assistant", "content": "ok"})
+    request.messages.append({"role": "user", "content": "again"})
+    params = llm.build_params(request, "claude-opus-5-5", None)
+    assert llm.count_breakpoints(params) == 2  # the system prefix and the moving one
+
+
 def test_529_twice_then_success_is_one_row_with_two_retries(harness):
     h = harness({"research": [{"status": 529, "retry_after": 0.01, "times": 2}, {"text": "notes"}]})
     reply = h.door.call("research", "frontier", ask())
