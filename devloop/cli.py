@@ -603,6 +603,7 @@ def _show_dry_run(dry, as_json: bool) -> None:
                             "baseline_usd": None if p.baseline_usd is None else str(p.baseline_usd),
                             "conditional": p.conditional,
                             "assumed_inputs": list(p.estimated_inputs),
+                            "route": dry.routes[p.key].to_dict() if p.key in dry.routes else None,
                         }
                         for p in dry.steps
                     ],
@@ -653,10 +654,33 @@ def _show_dry_run(dry, as_json: bool) -> None:
     )
     for note in dry.notes:
         click.secho(f"WARNING: {note}", err=True, fg="yellow")
+    for line in _adaptive_lines(dry.routes.values()):
+        click.echo(line)
     click.echo("Pre-flight (static checks):")
     for r in dry.checks:
         mark = "skip" if r.skipped else "ok" if r.passed else "FAIL"
         click.echo(f"  {mark:<4}  {r.name}: {r.summary}")
+
+
+def _adaptive_lines(routes) -> list[str]:
+    """What an adaptive router did to a dry run's routes, in a few lines (none for rule)."""
+    adaptive = [r for r in routes if r.router != "rule" and r.signals is not None]
+    if not adaptive:
+        return []
+    first = adaptive[0]
+    sig = first.signals
+    if sig.missing:
+        head = f"Router: {first.router}; a signal is missing, so model steps go to frontier:"
+        return [head, *(f"  {m}" for m in sig.missing)]
+    low, high = first.thresholds or (0.0, 1.0)
+    lines = [
+        f"Router: {first.router}; complexity score {sig.score:.2f} from the {sig.stage}"
+        f" (thresholds {low:.2f} / {high:.2f}; `--json` lists each signal)."
+    ]
+    for r in adaptive:
+        if r.tier != r.rule_tier:
+            lines.append(f"  {r.step.number:>2} {r.step.key}: {r.rule_tier} -> {r.tier}")
+    return lines
 
 
 @cli.command()
@@ -737,6 +761,400 @@ def status(ctx: click.Context, slug: str | None, as_json: bool) -> None:
     )
     if st.message:
         click.echo(st.message)
+
+
+# ------------------------------------------------------------------- demo
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=PathParam(),
+    default=None,
+    help="Create the demo repository here (a new or empty directory). "
+    "Default: a new temporary directory.",
+)
+@click.pass_context
+def demo(ctx: click.Context, directory: Path | None) -> None:
+    """Run the whole 15-step loop offline on a bundled sample project.
+
+    Copies a small Python project into a new git repository and runs a feature on it from
+    spec to commit: real edits, tests and git, with the model replies scripted by devloop's
+    offline server. No API key, no network, no model is called; costs are the scripted
+    token usage at real prices. Prints the progress, the cost table and where it all is.
+    """
+    from devloop import config as config_mod
+    from devloop.sim.demo import demo as demo_mod
+
+    if directory is not None and not directory.is_absolute():
+        directory = ctx.obj["start"] / directory
+    target = demo_mod.target_dir(directory)  # refuses a non-empty --dir (exit 2)
+    demo_mod.require_agent()  # exit 1 before anything is written
+    repo = demo_mod.prepare(target)
+    click.echo("\n".join(demo_mod.intro_lines(repo)))
+    cfg = config_mod.load(repo.root)
+    ctx.obj["start"] = repo.root  # the closing cost table reads the demo's ledger
+    run = demo_mod.DemoRun(cfg, repo)
+    done = False
+    try:
+        _run_feature(ctx, cfg, False, run)
+        done = True
+    finally:
+        if run.unused:
+            left = ", ".join(f"{step} ({n})" for step, n in run.unused.items())
+            click.secho(f"devloop demo: scripted replies never used: {left}", err=True, fg="yellow")
+        click.echo("\n".join(demo_mod.closing_lines(repo, done)))
+
+
+# ------------------------------------------------- routing explain, calibrate
+
+
+@routing.command("explain")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema devloop.explain/1).")
+@click.pass_context
+def routing_explain(ctx: click.Context, slug: str, as_json: bool) -> None:
+    """Why each step of feature SLUG went where it went.
+
+    Per step run: the route taken, the router, the complexity score and the threshold it
+    was compared with, the signals and their contributions, the reason, and any
+    escalation. Read from the ledger; exit 1 when there is none, 2 for an unknown SLUG.
+    """
+    from devloop import explain as explain_mod
+    from devloop.config import find_root
+    from devloop.ledger import Ledger
+    from devloop.tables import print_table
+
+    with Ledger.open(find_root(ctx.obj["start"]), create=False) as ledger:
+        runs = explain_mod.explain(ledger, slug)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(explain_mod.to_json(slug, runs), indent=2))
+        return
+    if not runs:
+        click.echo(f"feature '{slug}' has no step runs yet.")
+        return
+    print_table(
+        explain_mod.HEADERS,
+        explain_mod.table_rows(runs),
+        title=f"Routing of feature '{slug}'",
+        right={0, 6, 7},
+    )
+    for line in explain_mod.detail_lines(runs):
+        click.echo(line)
+
+
+@routing.command("calibrate")
+@click.option(
+    "--frontier-share",
+    type=click.FloatRange(0, 1),
+    required=True,
+    help="The share of adaptive decisions to send to frontier, e.g. 0.3.",
+)
+@click.option("--write", is_flag=True, help="Write the threshold into the config file.")
+@click.pass_context
+def routing_calibrate(ctx: click.Context, frontier_share: float, write: bool) -> None:
+    """Set [routing] high_threshold from the scores the ledger recorded.
+
+    Picks the threshold that sends about --frontier-share of the recorded adaptive routing
+    decisions to frontier (the quantile method RouteLLM uses). Prints it; changes the
+    config only with --write. Exit 1 when the ledger has no scored decision yet.
+    """
+    from devloop import calibrate as calibrate_mod
+    from devloop.errors import CheckFailed
+    from devloop.ledger import Ledger
+
+    cfg = load_config(ctx)
+    with Ledger.open(cfg.root, create=False) as ledger:
+        scores, _ = calibrate_mod.recorded_scores(ledger)
+        if not scores:
+            raise CheckFailed(
+                "no adaptive routing decisions in the ledger yet: set [routing] router = "
+                '"hybrid" (or "complexity") and run some features; calibrate needs their scores.'
+            )
+        result = calibrate_mod.calibrate(ledger, frontier_share)
+    click.echo(
+        f"high_threshold = {result.threshold:g}: {result.frontier} of {result.decisions} "
+        f"scored decisions ({result.share:.1%}, target {frontier_share:.1%}) over "
+        f"{result.features} feature(s) reach it (now {cfg.routing.high_threshold:g})."
+    )
+    if result.decisions < calibrate_mod.FEW_DECISIONS:
+        click.echo(f"note: only {result.decisions} decisions; the threshold is a rough one.")
+    if not write:
+        click.echo("Not written; add --write to set it in the config.")
+        return
+    path, changed = calibrate_mod.write_threshold(cfg, result.threshold)
+    click.echo(f"wrote {path}: {'; '.join(changed)}")
+
+
+# ---------------------------------------------------------------- suggest
+
+
+@cli.command()
+@click.option(
+    "--human-rate",
+    metavar="USD/h",
+    help="Fold a person's time into the comparison: what an hour of it costs.",
+)
+@click.option(
+    "--human-minutes",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="Minutes of that person's time each failed run costs.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema devloop.suggest/1).")
+@click.pass_context
+def suggest(
+    ctx: click.Context, human_rate: str | None, human_minutes: float, as_json: bool
+) -> None:
+    """Propose routing changes from the outcomes and costs in the ledger.
+
+    Per step and tier: failure, escalation and first-time rates, findings and costs over
+    the features seen; then promotions (mid runs that go badly) and demotions (frontier
+    steps the mid tier matches elsewhere) with the saving per feature and the evidence.
+    Never changes the config: it prints the change. Says so when data is too thin.
+    """
+    from decimal import Decimal, InvalidOperation
+
+    from devloop import suggest as suggest_mod
+    from devloop.ledger import Ledger
+    from devloop.tables import print_table
+
+    rate = None
+    if human_rate is not None:
+        try:
+            rate = Decimal(human_rate.strip().lstrip("$").removesuffix("/h"))
+        except InvalidOperation:
+            raise UsageError(f"--human-rate {human_rate}: give USD per hour, e.g. 120.") from None
+        if not rate.is_finite() or rate < 0:
+            raise UsageError(f"--human-rate {human_rate}: give a non-negative USD per hour.")
+    cfg = load_config(ctx)
+    with Ledger.open(cfg.root, create=False) as ledger:
+        result = suggest_mod.suggest(ledger, cfg, human_rate=rate, human_minutes=human_minutes)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return
+
+    def pct(value) -> str:
+        return "-" if value is None else f"{value:.0%}"
+
+    rows = []
+    for g in result.groups:
+        d = g.to_dict()
+        rows.append(
+            [
+                str(d["step"]),
+                d["key"],
+                d["tier"],
+                str(d["runs"]),
+                str(d["features"]),
+                pct(d["failed_rate"]),
+                pct(d["escalated_rate"]),
+                pct(d["first_time_rate"]),
+                f"{d['high_findings_per_run']:.1f}" if g.step.key == "implement" else "-",
+                str(d["empty_replies"] + d["truncated_replies"]),
+                f"${Decimal(d['cost_usd_per_feature']):.4f}",
+                f"${Decimal(d['baseline_usd_per_feature']):.4f}",
+            ]
+        )
+    headers = ["#", "step", "tier", "runs", "features", "failed", "escalated", "first time"]
+    headers += ["high+ findings/run", "empty/trunc", "cost/feature", "frontier/feature"]
+    print_table(
+        headers,
+        rows,
+        title=f"Outcomes by step and tier over {result.features} feature(s)",
+        right={0, 3, 4, 5, 6, 7, 8, 9, 10, 11},
+    )
+    click.echo("")
+    if result.recommendations:
+        click.echo("Recommendations:")
+        for r in result.recommendations:
+            money = r.saving_per_feature
+            effect = (
+                "saves" if money is not None and money >= 0 else "costs",
+                abs(money or 0),
+            )
+            click.echo(
+                f"  {r.action} {r.step.number} {r.step.key}: {r.from_tier} -> {r.to_tier}; "
+                f"{r.why}; {effect[0]} ~${effect[1]:.4f} per feature ({r.evidence})."
+            )
+        click.echo("\nProposed config (not applied):\n")
+        click.echo(result.config_snippet())
+    else:
+        click.echo("No routing change to recommend from this data.")
+    if result.not_enough:
+        click.echo("Not enough data to judge:")
+        for line in result.not_enough:
+            click.echo(f"  {line}")
+    click.echo("")
+    for note in result.notes:
+        click.echo(f"note: {note}")
+
+
+# ---------------------------------------------------------------- metrics
+
+
+@cli.command()
+@click.option(
+    "--textfile",
+    type=PathParam(dir_okay=False),
+    default=None,
+    help="Write to this file atomically (node_exporter's textfile collector) instead.",
+)
+@click.pass_context
+def metrics(ctx: click.Context, textfile: Path | None) -> None:
+    """The ledger as Prometheus counters (text exposition format).
+
+    Requests, tokens, cost, frontier baseline, failures by kind and escalations, by model
+    and step. Needs the optional extra: pip install 'devloop[metrics]'. Exit 1 when there
+    is no ledger yet, 2 when prometheus-client is missing.
+    """
+    from devloop import metrics as metrics_mod
+    from devloop.config import find_root
+    from devloop.ledger import Ledger
+
+    metrics_mod._client()  # exit 2 naming the extra, before touching anything
+    with Ledger.open(find_root(ctx.obj["start"]), create=False) as ledger:
+        if textfile is None:
+            click.echo(metrics_mod.exposition(ledger), nl=False)
+            return
+        if not textfile.is_absolute():
+            textfile = ctx.obj["start"] / textfile
+        metrics_mod.write_textfile(ledger, textfile)
+    click.echo(f"wrote {textfile}", err=True)
+
+
+# --------------------------------------------------------------------- ab
+
+
+@cli.command()
+@click.argument("spec")
+@click.option("--budget", metavar="USD", help="Ceiling for each arm.")
+@click.option(
+    "--stop-after",
+    metavar="STEP",
+    help="Stop both arms after a step or phase (e.g. plan), as with `devloop feature`.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.option(
+    "--clean",
+    is_flag=True,
+    help="Remove the A/B worktrees of SPEC (a spec path or slug) instead; keeps branches.",
+)
+@click.pass_context
+def ab(
+    ctx: click.Context,
+    spec: str,
+    budget: str | None,
+    stop_after: str | None,
+    as_json: bool,
+    clean: bool,
+) -> None:
+    """Run SPEC twice, routed and all-frontier, in two git worktrees; compare them.
+
+    The worktrees are .devloop/ab/<slug>/{routed,frontier}, each arm on its own branch,
+    its ledger tagged ab:routed / ab:frontier and copied into this repository's ledger.
+    Prints cost, tokens, wall time, first-attempt tasks, findings, escalations, diff size
+    and whether the final suite passes. Exit 1 when an arm failed.
+    """
+    from pathlib import Path
+
+    from devloop import ab as ab_mod
+    from devloop import loop
+    from devloop.errors import CheckFailed
+
+    cfg = load_config(ctx)
+    if clean:
+        for line in ab_mod.clean(cfg.root, ab_mod.slug_of(cfg, spec, ctx.obj["start"])):
+            click.echo(line)
+        return
+    spec_path = Path(spec)
+    spec_path = spec_path if spec_path.is_absolute() else ctx.obj["start"] / spec_path
+    options = loop.RunOptions(
+        budget_usd=loop.parse_budget(budget),
+        stop_after=loop.parse_stop_after(stop_after) if stop_after else None,
+    )
+
+    def emit(arm: str, event) -> None:
+        from devloop.progress import PlainProgress
+
+        if as_json:
+            return
+        if event.kind == "step" and event.status == "running":
+            return
+        click.echo(f"[{arm}] {PlainProgress.line(event).strip()}", err=event.kind == "warning")
+
+    result = ab_mod.run(cfg, spec_path, options, emit)
+    if as_json:
+        click.echo(ab_mod.dumps(result))
+    else:
+        _show_ab(result)
+    if not result.ok:
+        failed = [f"{a.arm} ({a.status}: {a.message.splitlines()[0] if a.message else ''})"
+                  for a in result.arms if a.exit_code]  # fmt: skip
+        raise CheckFailed(f"A/B arm(s) did not finish: {'; '.join(failed)}")
+
+
+def _show_ab(result) -> None:
+    from devloop.tables import print_table
+
+    def money(value) -> str:
+        return "unpriced" if value is None else f"${value:.4f}"
+
+    def findings(arm, key) -> str:
+        found = arm.findings.get(key)
+        if not found:
+            return "-"
+        return " ".join(f"{sev[0]}{n}" for sev, n in found.items())
+
+    def tasks(arm) -> str:
+        if arm.tasks is None:
+            return "-"
+        return f"{arm.tasks_first_attempt}/{arm.tasks}"
+
+    arms = result.arms
+    lines = [
+        ("status", [a.status for a in arms]),
+        ("cost", [money(a.cost_usd) for a in arms]),
+        ("frontier baseline", [money(a.baseline_usd) for a in arms]),
+        ("model calls", [str(a.calls) for a in arms]),
+        ("tokens in / cache write", [f"{a.tokens.get('input', 0):,} / "
+                                     f"{a.tokens.get('cache_write', 0):,}" for a in arms]),
+        ("tokens cache read / out", [f"{a.tokens.get('cache_read', 0):,} / "
+                                     f"{a.tokens.get('output', 0):,}" for a in arms]),
+        ("wall time", [f"{a.wall_s:.1f}s" for a in arms]),
+        ("tasks passing 1st attempt", [tasks(a) for a in arms]),
+        ("review findings c/h/m/l", [findings(a, "review") for a in arms]),
+        ("audit findings c/h/m/l", [findings(a, "audit") for a in arms]),
+        ("escalations", [str(a.escalations) for a in arms]),
+        ("diff", [f"{a.diff.get('files', 0)} files +{a.diff.get('insertions', 0)} "
+                  f"-{a.diff.get('deletions', 0)}" for a in arms]),
+        ("final suite", [a.suite for a in arms]),
+        ("branch", [a.branch for a in arms]),
+        ("ledger tag", [a.tag + ("" if a.imported else " (not copied)") for a in arms]),
+    ]  # fmt: skip
+    print_table(
+        ["", *[a.arm for a in arms]],
+        [[name, *values] for name, values in lines],
+        title=f"A/B: '{result.title}' from {result.base_commit[:12]}",
+    )
+    routed, frontier = (next((a for a in arms if a.arm == n), None) for n in ("routed", "frontier"))
+    if routed and frontier and routed.cost_usd is not None and frontier.cost_usd:
+        saved = frontier.cost_usd - routed.cost_usd
+        click.echo(
+            f"\nRouted cost {money(routed.cost_usd)} vs all-frontier {money(frontier.cost_usd)}: "
+            f"{'saved' if saved >= 0 else 'spent'} {money(abs(saved))} "
+            f"({abs(saved) / frontier.cost_usd:.0%})."
+        )
+    for a in arms:
+        for note in a.notes:
+            click.echo(f"note ({a.arm}): {note}")
+    click.echo(f"Worktrees: {result.directory} (remove with `devloop ab {result.slug} --clean`).")
 
 
 # ------------------------------------------------------------ entry point

@@ -114,6 +114,18 @@ class ToolsConfig:
 
 
 @dataclass
+class AgentConfig:
+    """The build agent (steps 8, 11, 13 and the docs half of 14): attempts and limits."""
+
+    attempts: int = 2  # per task and tier; a failed check ends an attempt
+    max_turns: int = 30  # model calls per attempt
+    max_tool_calls: int = 60  # tool calls per attempt
+    escalate: bool = True  # when the routed tier's attempts fail, a fresh frontier conversation
+    docs_files: list[str] = field(default_factory=lambda: ["README.md", "CHANGELOG.md"])
+    diff_max_chars: int = 40_000  # the diff shown on escalation and to the docs step
+
+
+@dataclass
 class Config:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     endpoints: EndpointsConfig = field(default_factory=EndpointsConfig)
@@ -125,6 +137,7 @@ class Config:
     git: GitConfig = field(default_factory=GitConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
     tools: ToolsConfig = field(default_factory=ToolsConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
     # Where it came from; not part of the TOML.
     root: Path = field(default_factory=Path.cwd, metadata={"toml": False})
     source: Path | None = field(default=None, metadata={"toml": False})
@@ -357,6 +370,7 @@ def _validate(cfg: Config, where: str, prefix: str) -> None:
         if getattr(cfg.tools, name) <= 0:
             raise ConfigError(f"{where}: '{prefix}tools.{name}' must be a positive number.")
     _validate_loop(cfg, where, prefix)
+    _validate_agent(cfg, where, prefix)
     if not 0 <= cfg.routing.low_threshold <= cfg.routing.high_threshold <= 1:
         raise ConfigError(
             f"{where}: '{prefix}routing.low_threshold' and 'high_threshold' must satisfy"
@@ -383,3 +397,17 @@ def _validate_loop(cfg: Config, where: str, prefix: str) -> None:
         where,
         f"{prefix}loop.remediate_severity",
     )
+
+
+def _validate_agent(cfg: Config, where: str, prefix: str) -> None:
+    """[agent]: positive limits; docs files inside the repository."""
+    for name in ("attempts", "max_turns", "max_tool_calls", "diff_max_chars"):
+        if getattr(cfg.agent, name) < 1:
+            raise ConfigError(f"{where}: '{prefix}agent.{name}' must be at least 1.")
+    for i, name in enumerate(cfg.agent.docs_files):
+        parts = Path(name).parts
+        if not name.strip() or Path(name).is_absolute() or ".." in parts:
+            raise ConfigError(
+                f"{where}: '{prefix}agent.docs_files[{i}]' = {name!r} must be a path relative "
+                'to the repository root, such as "README.md".'
+            )

@@ -18,6 +18,7 @@ from typing import Any
 
 from devloop import checks, projection, routing, tokens
 from devloop import context as ctxmod
+from devloop import signals as signals_mod
 from devloop import spec as spec_mod
 from devloop import state as state_mod
 from devloop.config import Config
@@ -38,6 +39,7 @@ class DryRun:
     prefix_tokens: int
     token_source: str = "local estimate"  # or "count_tokens API"
     notes: list[str] = field(default_factory=list)
+    routes: dict[str, routing.Route] = field(default_factory=dict)  # step key -> route
 
 
 class ApiTokenCounter:
@@ -126,8 +128,18 @@ def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> 
     prefix_tokens = 0
     notes: list[str] = []
     counter = ApiTokenCounter(cfg) if key_configured() else None
+    # No build plan exists yet: every step is scored from the spec and the repository at
+    # HEAD (signals.py), computed once and only when the router is an adaptive one.
+    scored: list[signals_mod.Signals] = []
+
+    def spec_signals() -> signals_mod.Signals:
+        if not scored:
+            scored.append(signals_mod.collect(context[1], root, "HEAD"))
+        return scored[0]
+
+    routes: dict[str, routing.Route] = {}
     for step in STEPS:
-        route = routing.rule_route(step, cfg)
+        route = routes[step.key] = routing.decide(step, cfg, spec_signals)
         item = projection.StepProjection(
             step.key, step.number, route.worker, route.tier, route.model
         )
@@ -174,4 +186,6 @@ def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> 
         priced = checks.preflight(cfg, budget_left_usd=float(ceiling), estimated_usd=float(cost))
         results += [r for r in priced if r.name == "budget"]
     source = "count_tokens API" if counter is not None else "local estimate"
-    return DryRun(spec, items, cost, baseline, results, prompts_dir, prefix_tokens, source, notes)
+    return DryRun(
+        spec, items, cost, baseline, results, prompts_dir, prefix_tokens, source, notes, routes
+    )

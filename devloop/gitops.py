@@ -600,3 +600,61 @@ def commit(
 def commit_message(cwd: Path, rev: str = "HEAD") -> str:
     proc = git(["log", "-1", "--format=%B", rev], cwd, check=False)
     return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else ""
+
+
+# ------------------------------------------------ routing signals and A/B worktrees
+
+
+def files_at(cwd: Path, rev: str) -> list[str]:
+    """Every file git has at commit `rev`, relative to the repository's top level."""
+    out = git(["ls-tree", "-r", "-z", "--name-only", "--full-tree", rev, "--"], cwd).stdout
+    return [n for n in out.decode("utf-8", "surrogateescape").split("\0") if n]
+
+
+def worktree_add(cwd: Path, path: Path, rev: str = "HEAD") -> None:
+    """A new working tree at `path`, detached at `rev` (the caller branches inside it)."""
+    git(["worktree", "add", "-q", "--detach", str(path), rev], cwd)
+
+
+def worktree_remove(cwd: Path, path: Path) -> str | None:
+    """Remove the working tree at `path` unless git refuses (it holds changes): None when
+    removed, else git's reason. Never forced: uncommitted work is never thrown away."""
+    proc = git(["worktree", "remove", str(path)], cwd, check=False)
+    if proc.returncode == 0:
+        return None
+    return proc.stderr.decode("utf-8", "replace").strip() or "git refused"
+
+
+@dataclass
+class DiffSize:
+    files: int = 0
+    insertions: int = 0
+    deletions: int = 0
+
+
+def diff_size(cwd: Path, base: str, exclude: Sequence[str] = ()) -> DiffSize:
+    """Files, added and deleted lines between `base` and the working tree (committed or
+    not); untracked files count as added whole. Binary files count as files only."""
+    size = DiffSize()
+    specs = [f":(exclude){e}" for e in exclude]
+    out = git(["diff", "--numstat", "-z", "--no-renames", base, "--", ".", *specs], cwd).stdout
+    for record in out.decode("utf-8", "surrogateescape").split("\0"):
+        fields = record.split("\t")
+        if len(fields) < 3:
+            continue
+        size.files += 1
+        size.insertions += int(fields[0]) if fields[0].isdigit() else 0
+        size.deletions += int(fields[1]) if fields[1].isdigit() else 0
+    others = git(["ls-files", "-z", "--others", "--exclude-standard", "--", ".", *specs], cwd)
+    for name in (n for n in others.stdout.decode("utf-8", "surrogateescape").split("\0") if n):
+        size.files += 1
+        try:
+            size.insertions += (cwd / name).read_bytes().count(b"\n")
+        except OSError:
+            pass
+    return size
+
+
+def is_ignored(cwd: Path, path: str) -> bool:
+    """Whether git ignores `path` (relative to `cwd`), as .gitignore and excludes say."""
+    return git(["check-ignore", "-q", "--no-index", path], cwd, check=False).returncode == 0

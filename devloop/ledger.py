@@ -236,6 +236,101 @@ class RunGroup:
     runs: int
 
 
+@dataclass(frozen=True)
+class StepRunRecord:
+    """One step run with the route it took and the outcome it recorded (JSON, parsed)."""
+
+    id: int
+    feature: str
+    step_number: int
+    step_key: str
+    worker: str
+    tier: str | None
+    model: str | None
+    status: str
+    started_at: str
+    ended_at: str | None
+    route: dict[str, Any] | None
+    outcome: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class RunCallStats:
+    """The calls of one step run, aggregated."""
+
+    calls: int
+    priced_calls: int
+    cost_pico: int
+    baseline_pico: int
+    escalated: int  # calls made as an escalation (escalated_from set)
+    empty: int
+    truncated: int
+    failed: int  # outcome other than "ok"
+    frontier_calls: int
+    input_tokens: int
+    cache_write_tokens: int
+    cache_read_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True)
+class OutcomeGroup:
+    """Calls aggregated by (step, tier, model, outcome)."""
+
+    step_key: str
+    tier: str
+    model: str
+    outcome: str
+    calls: int
+    input_tokens: int
+    cache_write_tokens: int
+    cache_read_tokens: int
+    output_tokens: int
+    cost_pico: int  # over calls with a known cost
+    baseline_pico: int  # over calls with a known cost
+    escalated: int
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """An escalated call and the call it escalated from."""
+
+    call_id: int
+    step_run_id: int | None
+    step_key: str
+    tier: str
+    model: str
+    outcome: str
+    from_call: int
+    from_tier: str | None
+    from_model: str | None
+    from_outcome: str | None
+
+
+@dataclass(frozen=True)
+class CallSpan:
+    """What a trace span of one call needs."""
+
+    id: int
+    step_run_id: int | None
+    step_key: str
+    tier: str
+    requested_model: str
+    served_model: str | None
+    input_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+    output_tokens: int
+    cost_pico: int | None
+    baseline_pico: int | None
+    latency_ms: int | None
+    created_at: str
+    outcome: str
+    stop_reason: str | None
+    request_id: str | None
+    escalated_from: int | None
+
+
 # ----------------------------------------------------------------- schema
 
 # Each entry moves the schema from version i to i+1. Never edit a released entry: append.
@@ -791,6 +886,149 @@ class Ledger:
             params,
         )
         return [RunGroup(*row) for row in rows]
+
+    # ------------------------------------------------- routing and outcomes
+
+    def step_run_records(self, feature: str | None = None) -> list[StepRunRecord]:
+        """Every step run (of one feature, or all), in the order they started, with the
+        route and outcome JSON each recorded (explain, suggest, calibrate)."""
+        where, params = ("WHERE feature = ?", (feature,)) if feature is not None else ("", ())
+        rows = self._read(
+            "SELECT id, feature, step_number, step_key, worker, tier, model, status,"
+            f" started_at, ended_at, route_json, outcome_json FROM step_runs {where} ORDER BY id",
+            params,
+        )
+        return [StepRunRecord(*row[:10], _loads(row[10]), _loads(row[11])) for row in rows]
+
+    def run_call_stats(
+        self, feature: str | None = None, run_id: int | None = None
+    ) -> dict[int, RunCallStats]:
+        """Calls aggregated per step run: counts by outcome, escalations, tokens, money."""
+        clauses, params = [], []
+        if feature is not None:
+            clauses.append("feature = ?")
+            params.append(feature)
+        if run_id is not None:
+            clauses.append("step_run_id = ?")
+            params.append(run_id)
+        where = "WHERE step_run_id IS NOT NULL" + "".join(f" AND {c}" for c in clauses)
+        rows = self._read(
+            "SELECT step_run_id, COUNT(*), COUNT(cost_pico), COALESCE(SUM(cost_pico), 0),"
+            " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN baseline_pico END), 0),"
+            " SUM(escalated_from IS NOT NULL), SUM(outcome = 'empty'),"
+            " SUM(outcome = 'truncated'), SUM(outcome != 'ok'), SUM(tier = 'frontier'),"
+            " SUM(input_tokens), SUM(cache_creation_input_tokens),"
+            " SUM(cache_read_input_tokens), SUM(output_tokens)"
+            f" FROM calls {where} GROUP BY step_run_id",
+            params,
+        )
+        return {row[0]: RunCallStats(*row[1:]) for row in rows}
+
+    def outcome_groups(self, feature: str | None = None) -> list[OutcomeGroup]:
+        """Calls aggregated by step, tier, model and outcome (`devloop metrics`)."""
+        where, params = ("WHERE feature = ?", (feature,)) if feature is not None else ("", ())
+        rows = self._read(
+            "SELECT step_key, tier, COALESCE(served_model, requested_model), outcome, COUNT(*),"
+            " SUM(input_tokens), SUM(cache_creation_input_tokens),"
+            " SUM(cache_read_input_tokens), SUM(output_tokens), COALESCE(SUM(cost_pico), 0),"
+            " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN baseline_pico END), 0),"
+            " SUM(escalated_from IS NOT NULL)"
+            f" FROM calls {where} GROUP BY step_key, tier, served_model, requested_model, outcome",
+            params,
+        )
+        return [OutcomeGroup(*row) for row in rows]
+
+    def escalations(self, feature: str) -> list[Escalation]:
+        """The feature's escalated calls, each with the call it escalated from."""
+        rows = self._read(
+            "SELECT c.id, c.step_run_id, c.step_key, c.tier,"
+            " COALESCE(c.served_model, c.requested_model), c.outcome, c.escalated_from,"
+            " o.tier, COALESCE(o.served_model, o.requested_model), o.outcome"
+            " FROM calls c LEFT JOIN calls o ON o.id = c.escalated_from"
+            " WHERE c.feature = ? AND c.escalated_from IS NOT NULL ORDER BY c.id",
+            (feature,),
+        )
+        return [Escalation(*row) for row in rows]
+
+    def call_spans(self, feature: str, run_ids: Sequence[int]) -> list[CallSpan]:
+        """The calls of some step runs, for tracing: when, how long, which model, usage."""
+        if not run_ids:
+            return []
+        marks = ", ".join("?" * len(run_ids))
+        rows = self._read(
+            "SELECT id, step_run_id, step_key, tier, requested_model, served_model,"
+            " input_tokens, cache_creation_input_tokens, cache_read_input_tokens,"
+            " output_tokens, cost_pico, baseline_pico, latency_ms, created_at, outcome,"
+            " stop_reason, request_id, escalated_from"
+            f" FROM calls WHERE feature = ? AND step_run_id IN ({marks}) ORDER BY id",
+            (feature, *run_ids),
+        )
+        return [CallSpan(*row) for row in rows]
+
+    def import_feature(self, source: Path, slug: str) -> None:
+        """Copy feature `slug` with its step runs and calls from the ledger at `source` (an
+        A/B arm's) into this one, under new row ids. Refused when this ledger has it."""
+        if self.feature(slug) is not None:
+            raise LedgerError(f"{self.path}: already has a feature '{slug}'; not importing it.")
+        with Ledger(source, create=False) as other:
+            feature = other._read(
+                "SELECT slug, title, spec_path, branch, status, budget_pico, tag, created_at,"
+                " updated_at FROM features WHERE slug = ?",
+                (slug,),
+            )
+            runs = other._read(f"SELECT {_RUN_COLUMNS} FROM step_runs WHERE feature = ?", (slug,))
+            calls = other._read(
+                f"SELECT id, {_CALL_COLUMNS} FROM calls WHERE feature = ? ORDER BY id", (slug,)
+            )
+        if not feature:
+            raise LedgerError(f"{source}: no feature '{slug}' to import.")
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO features (slug, title, spec_path, branch, status, budget_pico, tag,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                feature[0],
+            )
+            run_ids: dict[int, int] = {}
+            for old_id, *values in runs:
+                cur = conn.execute(
+                    f"INSERT INTO step_runs ({_RUN_COLUMNS.split(', ', 1)[1]}) VALUES"
+                    f" ({', '.join('?' * len(values))})",
+                    values,
+                )
+                run_ids[old_id] = int(cur.lastrowid)
+            call_ids: dict[int, int] = {}
+            for old_id, *values in calls:
+                values[2] = run_ids.get(values[2]) if values[2] is not None else None
+                values[29] = call_ids.get(values[29]) if values[29] is not None else None
+                cur = conn.execute(INSERT_CALL, values)
+                call_ids[old_id] = int(cur.lastrowid)
+
+        self._write(write)
+
+
+def _loads(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+_RUN_COLUMNS = (
+    "id, feature, step_number, step_key, worker, tier, model, status, started_at, ended_at,"
+    " outcome_json, route_json"
+)
+_CALL_COLUMNS = (
+    "feature, step_key, step_run_id, attempt, tier, requested_model, served_model,"
+    " input_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_creation_input_tokens,"
+    " cache_read_input_tokens, output_tokens, thinking_tokens, service_tier, inference_geo,"
+    " speed, web_search_requests, web_fetch_requests, usage_json, cost_pico, baseline_pico,"
+    " baseline_model, price_version, latency_ms, stop_reason, request_id, outcome, retries,"
+    " escalated_from, created_at"
+)
 
 
 INSERT_CALL = (

@@ -34,6 +34,7 @@ from typing import Any
 
 from devloop import checks, gitops, routing, tokens
 from devloop import context as ctxmod
+from devloop import signals as signals_mod
 from devloop import spec as spec_mod
 from devloop import state as state_mod
 from devloop.agent_api import AgentFactory, BuildAgent, StepContext, StepOutcome
@@ -251,6 +252,8 @@ class Run:
         self._agent: BuildAgent | None = None
         self._lock = threading.RLock()
         self._started: dict[str, float] = {}
+        self._routes: dict[str, routing.Route] = {}  # the route of each step's current run
+        self._run_ids: list[int] = []  # step runs opened by this execution (for tracing)
         self.stop_after: int | None = None
         self.ledger = Ledger.open(self.root)
         budget = Decimal(state.budget_usd) if state.budget_usd else None
@@ -272,6 +275,9 @@ class Run:
         try:
             return self._execute(stop_after)
         finally:
+            from devloop import otel  # a no-op unless OTEL_EXPORTER_OTLP_* is set
+
+            otel.export_run(self.ledger, self.slug, self._run_ids, warn=self._warn)
             self.ledger.close()
 
     def _execute(self, stop_after: int | None) -> RunResult:
@@ -425,9 +431,26 @@ class Run:
         return self.state.step(key).finished
 
     def _route(self, key: str) -> routing.Route:
-        return routing.rule_route(resolve_step(key), self.cfg)
+        """The one routing decision of a step run: made when the step starts (_begin pops
+        the previous run's), then reused by its calls, events and agent context."""
+        route = self._routes.get(key)
+        if route is None:
+            step = resolve_step(key)
+            route = routing.decide(step, self.cfg, lambda: self._signals(step))
+            self._routes[key] = route
+        return route
+
+    def _signals(self, step: Step) -> signals_mod.Signals:
+        """Complexity signals for routing: from the spec and the repository at the base
+        commit, plus the build plan for the steps after 5 (see signals.py)."""
+        plan = None
+        if signals_mod.needs_build_plan(step.number):
+            plan = self._path(self._artifact("build-plan", "json"))
+        spec = self.context[1]
+        return signals_mod.collect(spec, self.root, self.state.base_commit, build_plan_file=plan)
 
     def _begin(self, key: str) -> int:
+        self._routes.pop(key, None)
         step, route = resolve_step(key), self._route(key)
         run_id = self.ledger.start_step_run(
             self.slug,
@@ -437,11 +460,13 @@ class Run:
             # A mixed step (12, 14) may not call a model at all; its calls carry their tier.
             tier=route.tier if step.worker == "llm" else None,
             model=route.model if step.worker == "llm" else None,
-            route={"worker": route.worker, "tier": route.tier, "reason": route.reason},
+            route=route.to_dict(),
         )
+        self._run_ids.append(run_id)
         with self._lock:
             st = self.state.step(key)
             st.status, st.run_id, st.runs = RUNNING, run_id, st.runs + 1
+            st.route = route.to_dict()
             st.started_at, st.ended_at = state_mod.now(), None
             self.state.current_step = key
             state_mod.save(self.root, self.state)
@@ -466,27 +491,52 @@ class Run:
         )
 
     def _close(self, key: str, status: str, result: dict[str, Any], artifact: str | None) -> None:
+        started = self._started.pop(key, None)
+        wall_s = None if started is None else round(time.monotonic() - started, 2)
         with self._lock:
             st = self.state.step(key)
             st.status, st.ended_at = status, state_mod.now()
             st.result = result
             st.artifact = artifact
             if st.run_id is not None:
+                outcome = dict(result)
+                with contextlib.suppress(DevloopError):
+                    outcome["signals"] = self._outcome_signals(key, status, wall_s)
                 with contextlib.suppress(DevloopError):
                     self.ledger.finish_step_run(
-                        st.run_id, "ok" if status in (DONE, SKIPPED) else status, result
+                        st.run_id, "ok" if status in (DONE, SKIPPED) else status, outcome
                     )
             state_mod.save(self.root, self.state)
-        started = self._started.pop(key, None)
         message = result.get("error", "") if status not in (DONE, SKIPPED) else ""
         self._step_event(
             key,
             status,
-            elapsed_s=None if started is None else round(time.monotonic() - started, 2),
+            elapsed_s=wall_s,
             cost_usd=_usd(self.ledger.spent_usd(self.slug, key)),
             total_usd=_usd(self.ledger.spent_usd(self.slug)),
             message=message or result.get("summary", ""),
             artifact=artifact,
+        )
+
+    def _outcome_signals(self, key: str, status: str, wall_s: float | None) -> dict[str, Any]:
+        """The run's outcome signals (outcomes.py), recorded with it in the ledger."""
+        from devloop import outcomes
+
+        st = self.state.step(key)
+        details = None
+        if key in outcomes.AGENT_STEPS and st.artifact:
+            with contextlib.suppress(OSError, ValueError):
+                data = json.loads(self._path(st.artifact).read_text(encoding="utf-8"))
+                details = data.get("details") if isinstance(data, dict) else None
+        return outcomes.collect(
+            resolve_step(key),
+            status=status,
+            result=st.result,
+            details=details if isinstance(details, dict) else None,
+            calls=self.ledger.run_call_stats(run_id=st.run_id).get(st.run_id or -1),
+            rounds=self.state.rounds,
+            runs=st.runs,
+            wall_s=wall_s,
         )
 
     def _complete(self, key: str, produced: _Produced) -> None:
@@ -807,6 +857,7 @@ class Run:
             spent_usd=self.ledger.spent_usd(self.slug),
             prefix_tokens=tokens.estimate(self.system)
             + sum(tokens.estimate(c) for c in self.context),
+            route=lambda step: self._route(step.key),
         )
         report = [asdict(r) for r in results]
         failed = [r for r in results if not r.passed]
@@ -901,8 +952,21 @@ class Run:
         return _Produced(self._artifact(key, "json"), _json(reply.data), result)
 
     def _review(self, run_id: int) -> _Produced:
-        tasks = self._build_plan_data().markdown().strip()
+        tasks = self._build_plan_data().markdown().strip() + self._tampered_note()
         return self._findings_step("review", run_id, tasks=tasks, diff=self._bounded_diff())
+
+    def _tampered_note(self) -> str:
+        """Test files step 8 changed outside their task's declared files, for the review."""
+        path = self._path(self._artifact("implement", "json"))
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        flags = (data.get("details") or {}).get("tampered_tests") or []
+        if not flags:
+            return ""
+        lines = [f"- {f['path']} (task {f['task']})" for f in flags]
+        return (
+            "\n\nFLAGGED by devloop: these test files were changed by a task that did not "
+            "declare them; check that no test was weakened to pass:\n" + "\n".join(lines)
+        )
 
     def _audit(self, run_id: int) -> _Produced:
         plan = self._plan_text()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from devloop.config import Config
 from devloop.context import section
 from devloop.schemas import BuildPlan
 from devloop.state import FeatureState
-from devloop.steps import STEPS
+from devloop.steps import STEPS, Step
+
+RouteFn = Callable[[Step], routing.Route]
 
 MARKERS = re.compile(r"\bTODO\b|NEEDS CLARIFICATION")
 
@@ -31,8 +34,10 @@ def run_checks(
     build_plan_text: str,
     spent_usd: Decimal,
     prefix_tokens: int,
+    route: RouteFn | None = None,
 ) -> list[checks.CheckResult]:
-    """Every pre-flight check for the run in `state`; the step fails if any fails."""
+    """Every pre-flight check for the run in `state`; the step fails if any fails.
+    `route` is the run's routing decision per step (default: the rule router)."""
     build = BuildPlan.from_dict(json.loads(build_plan_text))
     budget = Decimal(state.budget_usd) if state.budget_usd else None
     if budget is None and cfg.budget.feature_usd is not None:
@@ -40,7 +45,9 @@ def run_checks(
     left = estimate = None
     if budget is not None:
         left = float(budget - spent_usd)
-        estimate = float(remaining_estimate(cfg, state, build, plan_text, prefix_tokens))
+        estimate = float(
+            remaining_estimate(cfg, state, build, plan_text, prefix_tokens, route=route)
+        )
     results = [branch_check(cfg.root, state.branch)]
     results += checks.preflight(
         cfg,
@@ -105,7 +112,13 @@ def markers_check(texts: dict[str, str]) -> checks.CheckResult:
 
 
 def remaining_estimate(
-    cfg: Config, state: FeatureState, build: BuildPlan, plan_text: str, prefix_tokens: int
+    cfg: Config,
+    state: FeatureState,
+    build: BuildPlan,
+    plan_text: str,
+    prefix_tokens: int,
+    *,
+    route: RouteFn | None = None,
 ) -> Decimal:
     """The expected cost of the model steps from 8 on that have not finished, leaving out
     the steps that run only when needed (remediation, triage); see projection.py."""
@@ -125,9 +138,9 @@ def remaining_estimate(
             continue
         if projection.ASSUMPTIONS[step.key].conditional:
             continue
-        route = routing.rule_route(step, cfg)
+        chosen = route(step) if route is not None else routing.rule_route(step, cfg)
         item = projection.StepProjection(
-            step.key, step.number, route.worker, route.tier, route.model,
+            step.key, step.number, chosen.worker, chosen.tier, chosen.model,
             input_tokens=inputs.get(step.key, 1_000), prefix_tokens=prefix_tokens,
         )  # fmt: skip
         projection.project(

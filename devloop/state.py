@@ -93,6 +93,7 @@ class StepState:
     artifact: str | None = None  # file name in the feature directory
     result: dict[str, Any] = field(default_factory=dict)  # verdict, counts, summary
     runs: int = 0  # how many times it started
+    route: dict[str, Any] = field(default_factory=dict)  # routing.Route.to_dict() of the run
 
     @property
     def finished(self) -> bool:

@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+# The e2e harness of `devloop feature` (fixtures repo, sim, devloop, agent): loop_harness.py.
+pytest_plugins = ["loop_harness"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory, monkeypatch):

@@ -1,0 +1,529 @@
+"""The build agent against the offline API server: real tool calls, real git, real checks.
+
+Each test builds a StepContext the way the engine does (a Door on a real ledger) in a tiny
+Python project whose checks are pytest and ruff, scripts the model's replies in a SimServer
+scenario, and looks at what the agent did: the files, the outcome, the requests the model
+received and the ledger's rows. Full `devloop feature` runs are in test_agent_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devloop import agent, config
+from devloop import context as ctxmod
+from devloop.agent_api import StepContext
+from devloop.agent_work import changed_between, narrowed, tampered, task_targets
+from devloop.ledger import Ledger
+from devloop.llm import Door
+from devloop.schemas import BuildPlan, FileChange, Finding, Task
+from devloop.sim import SimServer
+from devloop.steps import resolve_step
+from devloop.tools import tool_definitions
+
+SLUG = "calc"
+PY = sys.executable
+RUFF = str(Path(sys.executable).parent / "ruff")
+TEST = f"{PY} -m unittest -q"
+CONFIG = f"""[commands]
+test = "{TEST}"
+lint = "{RUFF} check ."
+
+[agent]
+attempts = 2
+"""
+CALC = "def add(a, b):\n    return a + b\n"
+TESTS = """import unittest
+
+from src.calc import add
+
+
+class CalcTest(unittest.TestCase):
+    def test_add(self):
+        self.assertEqual(add(2, 3), 5)
+"""
+MUL_TEST = """
+    def test_mul(self):
+        from src.calc import mul
+
+        self.assertEqual(mul(2, 3), 6)
+"""
+EDITOR = "str_replace_based_edit_tool"
+
+
+def git(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def edit(command: str, path: str, **fields) -> dict:
+    return {"name": EDITOR, "input": {"command": command, "path": path, **fields}}
+
+
+def bash(command: str) -> dict:
+    return {"name": "bash", "input": {"command": command}}
+
+
+ADD_MUL = edit(
+    "str_replace",
+    "src/calc.py",
+    old_str="    return a + b\n",
+    new_str="    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
+)
+WRONG_MUL = edit(
+    "str_replace",
+    "src/calc.py",
+    old_str="    return a + b\n",
+    new_str="    return a + b\n\n\ndef mul(a, b):\n    return a + b\n",
+)
+FIX_MUL = edit(
+    "str_replace",
+    "src/calc.py",
+    old_str="def mul(a, b):\n    return a + b",
+    new_str="def mul(a, b):\n    return a * b",
+)
+
+
+def mul_task(files=(("src/calc.py", "modify"),), tests=("tests/test_calc.py",)) -> Task:
+    return Task(
+        id="T1",
+        title="Add mul",
+        description="Add mul(a, b) to src/calc.py.",
+        files=tuple(FileChange(p, a) for p, a in files),
+        acceptance=("mul(2, 3) == 6",),
+        tests=tests,
+    )
+
+
+@pytest.fixture
+def project(git_repo: Path) -> Path:
+    (git_repo / "devloop.toml").write_text(CONFIG)
+    (git_repo / ".gitignore").write_text(".devloop/\n__pycache__/\n")
+    (git_repo / "src").mkdir()
+    (git_repo / "src" / "calc.py").write_text(CALC)
+    (git_repo / "tests").mkdir()
+    (git_repo / "tests" / "__init__.py").write_text("")
+    (git_repo / "tests" / "test_calc.py").write_text(TESTS)
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-qm", "chore: calc")
+    return git_repo
+
+
+class Harness:
+    """A SimServer with the scenario, and StepContexts built as the engine builds them."""
+
+    def __init__(self, root: Path, steps: dict, monkeypatch) -> None:
+        self.root = root
+        self.server = SimServer({"steps": steps}).start()
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", self.server.base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-agent-0123456789")
+        self.ledger = Ledger.open(root)
+        self.ledger.ensure_feature(SLUG, title="Calc")
+        self.notes: list[str] = []
+
+    def ctx(self, key: str, tasks: tuple[Task, ...] = ()) -> StepContext:
+        cfg = config.load(self.root)
+        step = resolve_step(key)
+        run_id = self.ledger.start_step_run(SLUG, step.number, key, worker=step.worker)
+        return StepContext(
+            cfg=cfg,
+            door=Door(cfg, self.ledger, SLUG, warn=self.notes.append),
+            root=self.root,
+            slug=SLUG,
+            step=step,
+            tier="mid",
+            model=cfg.models.mid,
+            system="You are a step of devloop.",
+            context=["# Project map", "# Feature spec: calc"],
+            step_run_id=run_id,
+            artifacts_dir=self.root / ".devloop" / "features" / SLUG,
+            scratch=self.root / ".devloop" / "features" / SLUG / "work" / key,
+            plan="plan",
+            contract="## Integration Contract\n- `mul(a, b)` in src/calc.py",
+            build_plan=BuildPlan("calc", tasks),
+            note=self.notes.append,
+            render_template=lambda name, values: ctxmod.render_template(self.root, name, values),
+        )
+
+    def bodies(self, step: str | None = None) -> list[dict]:
+        return [r.body for r in self.server.message_requests(step)]
+
+    def calls(self) -> list[tuple]:
+        db = sqlite3.connect(self.root / ".devloop" / "ledger.db")
+        query = "SELECT id, tier, requested_model, escalated_from FROM calls ORDER BY id"
+        return db.execute(query).fetchall()
+
+    def close(self) -> None:
+        self.server.close()
+        self.ledger.close()
+
+
+@pytest.fixture
+def harness(project, monkeypatch):
+    made: list[Harness] = []
+
+    def start(steps: dict) -> Harness:
+        made.append(Harness(project, steps, monkeypatch))
+        return made[-1]
+
+    yield start
+    for h in made:
+        h.close()
+
+
+def texts(message: dict) -> str:
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return "\n".join(b.get("text") or str(b.get("content", "")) for b in content)
+
+
+# ------------------------------------------------------------------ step 8
+
+
+def test_a_task_passes_on_the_first_attempt(harness, project):
+    task = mul_task(files=(("src/calc.py", "modify"), ("tests/test_calc.py", "modify")))
+    add_test = edit("insert", "tests/test_calc.py", insert_line=8, insert_text=MUL_TEST)
+    h = harness(
+        {
+            "implement": [
+                {"text": "Adding mul and its test.", "tool_use": [ADD_MUL, add_test]},
+                {"tool_use": bash(f"{TEST} tests/test_calc.py")},
+                {"text": "src/calc.py: added mul()\ntests/test_calc.py: tested it"},
+            ]
+        }
+    )
+    outcome = agent.create(config.load(project)).implement(h.ctx("implement", (task,)), [task])
+    assert outcome.ok, outcome.summary
+    assert outcome.files_changed == ["src/calc.py", "tests/test_calc.py"]
+    assert "def mul(a, b):\n    return a * b" in (project / "src" / "calc.py").read_text()
+    (record,) = outcome.details["tasks"]
+    assert record["attempts"] == 1 and record["turns"] == 3 and record["tool_calls"] == 3
+    assert record["tier"] == "mid" and record["first_attempt_pass"] and not record["escalated"]
+    assert len(record["calls"]) == 3 and record["summary"].startswith("src/calc.py: added mul")
+    assert outcome.details["tampered_tests"] == []  # the test file was declared
+    first, second, third = h.bodies("implement")
+    assert first["tools"] == tool_definitions(config.load(project))
+    (opening,) = first["messages"]
+    shown = texts(opening)
+    assert "implement task T1: Add mul" in shown and "- src/calc.py (modify)" in shown
+    assert '<file path="src/calc.py">' in shown and "1: def add(a, b):" in shown
+    assert f"- tests: `{TEST} tests/test_calc.py`" in shown  # narrowed to the task's tests
+    assert "mul(a, b)` in src/calc.py" in shown  # the contract
+    # The assistant turn goes back unchanged; both results come back in one message, first.
+    assistant, results = second["messages"][1:]
+    assert [b["type"] for b in assistant["content"]] == ["text", "tool_use", "tool_use"]
+    assert [b["type"] for b in results["content"]] == ["tool_result", "tool_result"]
+    ids = [b["id"] for b in assistant["content"] if b["type"] == "tool_use"]
+    assert [b["tool_use_id"] for b in results["content"]] == ids
+    assert "Ran 2 tests" in third["messages"][-1]["content"][0]["content"]
+    assert all(row[1] == "mid" and row[3] is None for row in h.calls())
+    checkpoint = json.loads(
+        (project / ".devloop/features/calc/work/implement/checkpoint.json").read_text()
+    )
+    assert checkpoint["finished"] is True
+
+
+def test_failing_twice_on_mid_escalates_to_a_fresh_frontier_conversation(harness, project):
+    (project / "tests" / "test_calc.py").write_text(TESTS + MUL_TEST)
+    git(project, "commit", "-qam", "test: mul")
+    task = mul_task()
+    h = harness(
+        {
+            "implement": [
+                {"tool_use": WRONG_MUL},
+                {"text": "src/calc.py: added mul()"},  # checks fail: attempt 1 ends
+                {"text": "It looks right to me."},  # attempt 2 changes nothing: fails again
+                {"text": "The mid tier added mul wrongly.", "tool_use": FIX_MUL},  # frontier
+                {"text": "src/calc.py: mul multiplies"},
+            ]
+        }
+    )
+    cfg = config.load(project)
+    outcome = agent.create(cfg).implement(h.ctx("implement", (task,)), [task])
+    assert outcome.ok, outcome.summary
+    (record,) = outcome.details["tasks"]
+    assert record["tier"] == "frontier" and record["escalated"] and record["attempts"] == 3
+    assert not record["first_attempt_pass"] and record["turns"] == 5
+    rows = h.calls()
+    assert [r[1] for r in rows] == ["mid", "mid", "mid", "frontier", "frontier"]
+    last_mid = rows[2][0]
+    assert [r[3] for r in rows] == [None, None, None, last_mid, last_mid]
+    assert rows[3][2] == cfg.models.frontier and rows[0][2] == cfg.models.mid
+    bodies = h.bodies("implement")
+    # Attempt 2 continues the same conversation with the failure: command, exit code, output.
+    retry = bodies[2]["messages"]
+    assert len(retry) == 5 and retry[:2] == bodies[1]["messages"][:2]
+    failure = texts(retry[-1])
+    assert f"$ {TEST} tests/test_calc.py" in failure and "[exit code 1]" in failure
+    assert "AssertionError: 5 != 6" in failure and "Do not edit, skip or weaken a test" in failure
+    # The frontier starts fresh: the task, the diff and the failure log, on its own model.
+    escalated = bodies[3]
+    assert escalated["model"] == cfg.models.frontier and len(escalated["messages"]) == 1
+    handover = texts(escalated["messages"][0])
+    assert "implement task T1" in handover and "Another model worked on this first" in handover
+    assert "+def mul(a, b):" in handover and '<failure attempt="2">' in handover
+    assert "The same failure as the attempt before." in handover
+    assert escalated["system"] == bodies[0]["system"]  # the same cached prefix
+    assert "T1: escalating to the frontier tier, in a fresh conversation" in h.notes
+
+
+def test_failing_on_both_tiers_returns_not_ok_and_leaves_the_tree(harness, project):
+    (project / "tests" / "test_calc.py").write_text(TESTS + MUL_TEST)
+    git(project, "commit", "-qam", "test: mul")
+    task = mul_task()
+    h = harness({"implement": [{"tool_use": WRONG_MUL}, {"text": "done", "times": 4}]})
+    ctx = h.ctx("implement", (task,))
+    outcome = agent.create(ctx.cfg).implement(ctx, [task])
+    assert not outcome.ok
+    assert (
+        "task T1 (Add mul) did not pass" in outcome.summary
+        and "AssertionError: 5 != 6" in outcome.summary
+    )
+    assert "escalated to the frontier tier" in outcome.summary
+    assert outcome.files_changed == ["src/calc.py"]
+    assert "return a + b\n\n\ndef mul" in (project / "src" / "calc.py").read_text()  # left as is
+    (record,) = outcome.details["tasks"]
+    assert record["attempts"] == 4 and not record["ok"] and record["tier"] is None
+    assert len(h.bodies("implement")) == 5
+
+
+def test_a_repeated_failing_tool_call_ends_the_attempt(harness, project):
+    task = mul_task(tests=())
+    bad = edit("str_replace", "src/calc.py", old_str="return a - b", new_str="x")
+    h = harness(
+        {
+            "implement": [
+                {"tool_use": bad},
+                {"tool_use": bad},  # the same failing call again: the attempt ends
+                {"tool_use": ADD_MUL},
+                {"text": "src/calc.py: added mul()"},
+            ]
+        }
+    )
+    ctx = h.ctx("implement", (task,))
+    outcome = agent.create(ctx.cfg).implement(ctx, [task])
+    assert outcome.ok, outcome.summary
+    (record,) = outcome.details["tasks"]
+    assert record["attempts"] == 2 and record["turns"] == 4 and record["tool_calls"] == 3
+    third = h.bodies("implement")[2]["messages"]
+    owed, note = third[-1]["content"]  # the owed result first, then why the attempt ended
+    assert owed["type"] == "tool_result" and owed["is_error"] is True
+    assert "failed twice in a row" in note["text"]
+    assert f"- tests: `{TEST}`" in texts(third[0])  # no test files listed: the whole suite
+
+
+def test_limits_come_from_config(harness, project):
+    (project / "devloop.toml").write_text(
+        CONFIG.replace("attempts = 2", "attempts = 1\nescalate = false\nmax_turns = 2\n")
+        + "max_tool_calls = 2\n"
+    )
+    view = edit("view", "src/calc.py")
+    h = harness(
+        {
+            "implement": [
+                {"tool_use": [view, bash("ls"), edit("view", "tests")]},  # 3 calls: 1 too many
+                {"tool_use": view},
+                {"tool_use": bash("ls")},  # turn 2: the turn limit
+            ]
+        }
+    )
+    task = mul_task(tests=())
+    ctx = h.ctx("implement", (task,))
+    assert ctx.cfg.agent.max_tool_calls == 2 and ctx.cfg.agent.max_turns == 2
+    by_calls = agent.create(ctx.cfg).implement(ctx, [task])
+    assert not by_calls.ok and "2 tool calls ([agent] max_tool_calls)" in by_calls.summary
+    assert by_calls.details["tasks"][0]["tool_calls"] == 2 and len(h.bodies()) == 1
+    by_turns = agent.create(ctx.cfg).implement(h.ctx("implement", (task,)), [task])
+    assert not by_turns.ok and "2 model turns ([agent] max_turns)" in by_turns.summary
+    assert len(h.bodies()) == 3 and all(b["model"] == ctx.cfg.models.mid for b in h.bodies())
+
+
+def test_a_rerun_skips_the_tasks_a_cut_off_run_finished(harness, project):
+    t1 = mul_task(tests=())
+    t2 = Task(
+        "T2",
+        "Add sub",
+        "Add sub(a, b) and its test.",
+        (FileChange("src/calc.py", "modify"), FileChange("tests/test_sub.py", "create")),
+        tests=("tests/test_sub.py",),
+    )
+    sub = "def sub(a, b):\n    return a - b\n\n\n"
+    sub_test = TESTS.replace("add", "sub").replace("(2, 3), 5", "(3, 2), 1")
+    h = harness(
+        {
+            "implement": [
+                {"tool_use": ADD_MUL},
+                {"text": "mul added"},
+                {"text": "stuck", "times": 4},  # T2's test file never appears: both tiers fail
+                {
+                    "tool_use": [
+                        edit("insert", "src/calc.py", insert_line=0, insert_text=sub),
+                        edit("create", "tests/test_sub.py", file_text=sub_test),
+                    ]
+                },
+                {"text": "sub added"},
+            ]
+        }
+    )
+    first = agent.create(config.load(project)).implement(h.ctx("implement", (t1, t2)), [t1, t2])
+    assert not first.ok and "test files do not exist yet: tests/test_sub.py" in first.summary
+    again = agent.create(config.load(project)).implement(h.ctx("implement", (t1, t2)), [t1, t2])
+    assert again.ok, again.summary
+    assert len(h.bodies()) == 8  # T1 was not sent again
+    records = again.details["tasks"]
+    assert records[0]["resumed"] is True and records[1]["first_attempt_pass"] is True
+    assert again.files_changed == ["src/calc.py", "tests/test_sub.py"]
+    assert "T1 done in an earlier run" in again.summary
+
+
+# ------------------------------------------------------------------ steps 11, 13, 14
+
+
+def test_remediation_is_one_conversation_most_severe_first(harness, project):
+    findings = [
+        Finding("low", "src/calc.py:1", "no docstring", "add one", "review"),
+        Finding("high", "src/calc.py:2", "no mul", "add mul", "audit"),
+    ]
+    h = harness({"remediate": [{"tool_use": ADD_MUL}, {"text": "1. fixed (src/calc.py)"}]})
+    ctx = h.ctx("remediate")
+    outcome = agent.create(ctx.cfg).remediate(ctx, findings)
+    assert outcome.ok and outcome.files_changed == ["src/calc.py"]
+    assert outcome.details["first_attempt_pass"] and outcome.details["tests_changed"] == []
+    shown = texts(h.bodies("remediate")[0]["messages"][0])
+    assert shown.index("[high]") < shown.index("[low]") and "1. (audit) [high]" in shown
+    assert f"- tests: `{TEST}`" in shown and "- lint:" in shown
+
+
+def test_final_remediation_checks_the_full_suite(harness, project):
+    (project / "tests" / "test_calc.py").write_text(TESTS + MUL_TEST)
+    h = harness(
+        {
+            "final-remediate": [
+                {"text": "done"},  # the suite still fails
+                {"tool_use": ADD_MUL},
+                {"text": "src/calc.py: added mul()"},
+            ]
+        }
+    )
+    ctx = h.ctx("final-remediate")
+    outcome = agent.create(ctx.cfg).final_remediate(ctx, "Command: `pytest`\nOutput: no mul")
+    assert outcome.ok and outcome.details["attempts"] == 2
+    assert "final remediation of the failing suite passed on mid (attempt 2)" in outcome.summary
+    assert "Output: no mul" in texts(h.bodies()[0]["messages"][0])
+    assert f"$ {TEST}\n[exit code" in texts(h.bodies()[1]["messages"][-1])
+
+
+def test_docs_are_skipped_without_a_model_call_when_no_docs_file_exists(harness, project):
+    (project / "README.md").unlink()
+    h = harness({"commit": [{"text": "never sent"}]})
+    ctx = h.ctx("commit")
+    outcome = agent.create(ctx.cfg).write_docs(ctx, "Tasks done:\n- T1: Add mul")
+    assert outcome.ok and outcome.files_changed == [] and outcome.details == {"skipped": True}
+    assert "none of the [agent] docs_files exists (README.md, CHANGELOG.md)" in outcome.summary
+    assert h.server.message_requests() == []
+
+
+def test_docs_edit_only_the_docs_files_with_the_editor(harness, project):
+    (project / "src" / "calc.py").write_text(CALC + "\n\ndef mul(a, b):\n    return a * b\n")
+    h = harness(
+        {
+            "commit": [
+                {
+                    "tool_use": [
+                        edit("create", "src/calc.py", file_text="oops"),
+                        bash("ls"),
+                        edit(
+                            "insert",
+                            "README.md",
+                            insert_line=1,
+                            insert_text="\n`mul(a, b)` multiplies.\n",
+                        ),
+                    ]
+                },
+                {"text": "README.md: documented mul()"},
+            ]
+        }
+    )
+    ctx = h.ctx("commit")
+    outcome = agent.create(ctx.cfg).write_docs(ctx, "Tasks done:\n- T1: Add mul")
+    assert outcome.ok and outcome.summary == "README.md: documented mul()"
+    assert "mul(a, b)` multiplies" in (project / "README.md").read_text()
+    assert "return a * b" in (project / "src" / "calc.py").read_text()  # refused
+    first, second = h.bodies("commit")
+    assert first["tools"] == [tool_definitions(ctx.cfg)[0]]  # no bash
+    opening = texts(first["messages"][0])
+    assert '<file path="README.md">' in opening and "+def mul(a, b):" in opening
+    refused, no_bash, done = second["messages"][-1]["content"]
+    assert refused["is_error"] and "may edit only README.md" in refused["content"]
+    assert no_bash["is_error"] and not done["is_error"]
+    assert outcome.details["docs_files"] == ["README.md"]
+
+
+# ------------------------------------------------------------------ units
+
+
+def test_test_targets_and_narrowing():
+    task = mul_task(
+        tests=("tests/test_calc.py", "pytest -k mul", "tests/test_x.py::test_y", "mul works")
+    )
+    assert task_targets(task) == ["tests/test_calc.py", "tests/test_x.py::test_y"]
+    assert narrowed("pytest -q", ["a.py"]) == "pytest -q a.py"
+    assert narrowed("ruff check .", ["a.py"]) == "ruff check a.py"
+    assert narrowed("python -m unittest", ["t.py"]) == "python -m unittest t.py"
+    assert narrowed("python -m unittest discover -s tests", ["t.py"]) == (
+        "python -m unittest discover -s tests"
+    )
+    assert narrowed("make test", ["t.py"]) == "make test" and narrowed("pytest", []) == "pytest"
+
+
+def test_tampering_is_undeclared_test_files_only():
+    task = mul_task(
+        files=(("src/calc.py", "modify"), ("tests/test_new.py", "create")),
+        tests=("tests/test_new.py", "spec/checks.rb"),
+    )
+    changed = [
+        "src/calc.py",
+        "tests/test_new.py",
+        "tests/test_calc.py",
+        "tests/conftest.py",
+        "src/foo_test.py",
+        "spec/checks.rb",
+        "tests/__pycache__/test_calc.cpython-311.pyc",
+        "docs/testing.md",
+    ]
+    assert tampered(task, changed) == [
+        "tests/test_calc.py",
+        "tests/conftest.py",
+        "src/foo_test.py",
+        "spec/checks.rb",
+    ]
+
+
+def test_changed_between_sees_edits_back_and_forth():
+    before = {"a.py": "1", "b.py": "2"}
+    after = {"a.py": "1", "b.py": "3", "c.py": "4"}
+    assert changed_between(before, after) == ["b.py", "c.py"]
+    assert changed_between(after, {}) == ["a.py", "b.py", "c.py"]  # all put back as in HEAD
+
+
+@pytest.mark.parametrize(
+    ("agent_table", "message"),
+    [
+        ({"attempts": 0}, "'agent.attempts' must be at least 1"),
+        ({"max_tool_calls": 0}, "'agent.max_tool_calls' must be at least 1"),
+        ({"docs_files": ["../NOTES.md"]}, "'agent.docs_files[0]' = '../NOTES.md' must be a path"),
+        ({"escalate": "yes"}, "'agent.escalate' must be true or false"),
+    ],
+)
+def test_agent_config_errors_name_the_key(agent_table, message):
+    with pytest.raises(config.ConfigError) as caught:
+        config.parse({"agent": agent_table})
+    assert message in caught.value.message
