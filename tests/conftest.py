@@ -81,3 +81,37 @@ def run_devloop():
         )
 
     return run
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """devloop built as a wheel, once per test session."""
+    import sys
+
+    out = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (path,) = out.glob("devloop-*.whl")
+    return path
+
+
+@pytest.fixture(scope="session")
+def wheel_site(wheel, tmp_path_factory) -> Path:
+    """A folder with the wheel installed into it (pip --target, no dependencies): put it on
+    PYTHONPATH to run the installed copy instead of the source tree."""
+    import sys
+
+    site = tmp_path_factory.mktemp("site")
+    install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site)]
+    proc = subprocess.run([*install, str(wheel)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return site

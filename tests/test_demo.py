@@ -144,18 +144,7 @@ def test_default_directory_is_a_new_temporary_one(tmp_path, monkeypatch):
     assert repo.root.parent.parent == tmp_path and repo.root.name == "tally"
 
 
-def test_the_wheel_ships_the_bundle_and_an_install_finds_it(tmp_path):
-    pytest.importorskip("build")
-    out = tmp_path / "dist"
-    proc = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (wheel,) = out.glob("devloop-*.whl")
+def test_the_wheel_ships_the_bundle_and_an_install_finds_it(wheel, wheel_site, tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     bundle = PROJECT_ROOT / "devloop" / "sim" / "demo"
     expected = {
@@ -164,10 +153,7 @@ def test_the_wheel_ships_the_bundle_and_an_install_finds_it(tmp_path):
         if p.is_file() and "__pycache__" not in p.parts
     }
     assert expected <= names
-    site = tmp_path / "site"
-    install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site)]
-    proc = subprocess.run([*install, str(wheel)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    site = wheel_site
     code = (
         "from devloop.sim.demo import demo; import sys; "
         "repo = demo.prepare(__import__('pathlib').Path(sys.argv[1])); "

@@ -8,24 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (path,) = out.glob("devloop-*.whl")
-    return path
 
 
 def test_wheel_contains_templates_hooks_and_prices(wheel):
@@ -41,25 +24,8 @@ def test_wheel_contains_templates_hooks_and_prices(wheel):
     assert "devloop/prices.toml" in names
 
 
-def test_installed_wheel_finds_its_bundled_folders(wheel, tmp_path):
-    target = tmp_path / "site"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
+def test_installed_wheel_finds_its_bundled_folders(wheel_site, tmp_path):
+    target = wheel_site
     code = (
         "from devloop.resources import bundled_dir; "
         "print(bundled_dir('templates')); print(bundled_dir('hooks'))"

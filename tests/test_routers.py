@@ -290,3 +290,13 @@ def test_calibrate_writes_into_pyproject_and_needs_scores(git_repo, devloop):
     )
     assert config_mod.load(git_repo).routing.high_threshold == 0.5
     assert not (git_repo / "devloop.toml").exists()
+
+
+def test_the_routing_table_says_when_a_run_adapts_it(git_repo, run_cli):
+    assert "router = " not in run_cli(git_repo, "routing").output
+    (git_repo / "devloop.toml").write_text('[routing]\nrouter = "hybrid"\n')
+    result = run_cli(git_repo, "routing")
+    assert result.exit_code == 0
+    assert "[routing] router = hybrid: the table is the rule route" in result.output
+    markdown = run_cli(git_repo, "routing", "--markdown").output
+    assert markdown == routing.render_markdown(config_mod.load(git_repo))
