@@ -118,6 +118,14 @@ def routing(ctx: click.Context, markdown: bool) -> None:
         for r in routing_mod.routes(cfg)
     ]
     print_table(["#", "step", "phase", "worker", "model", "why"], rows, title="Routing")
+    router = cfg.routing.router
+    if router != "rule":
+        click.echo(
+            f"\n[routing] router = {router}: the table is the rule route; each run adapts it "
+            f"per feature (thresholds {cfg.routing.low_threshold:g} / "
+            f"{cfg.routing.high_threshold:g}). `devloop feature SPEC --dry-run` shows a spec's "
+            "routes; `devloop routing explain SLUG` a run's."
+        )
 
 
 @routing.command("check")
@@ -1107,10 +1115,12 @@ def _show_ab(result) -> None:
         return "unpriced" if value is None else f"${value:.4f}"
 
     def findings(arm, key) -> str:
+        from devloop.schemas import SEVERITIES
+
         found = arm.findings.get(key)
         if not found:
             return "-"
-        return " ".join(f"{sev[0]}{n}" for sev, n in found.items())
+        return " ".join(f"{sev[0]}{found.get(sev, 0)}" for sev in SEVERITIES)
 
     def tasks(arm) -> str:
         if arm.tasks is None:

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devloop.config import Config
-from devloop.signals import SPEC_STAGE, Signals, needs_build_plan
 from devloop.steps import SCRIPT, STEPS, Step
+
+if TYPE_CHECKING:  # signals.py (git, regexes) loads only when an adaptive router runs
+    from devloop.signals import Signals
 
 ROUTING_DOC = "ROUTING.md"
 FRONTIER, MID, LIGHT = "frontier", "mid", "light"
@@ -102,6 +104,8 @@ def decide(
     router = cfg.routing.router
     if router not in ADAPTIVE or not step.calls_model:
         return rule
+    from devloop.signals import SPEC_STAGE, Signals, needs_build_plan
+
     thresholds = (cfg.routing.low_threshold, cfg.routing.high_threshold)
     if cfg.tier_override(step.key):
         return replace(
