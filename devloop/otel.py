@@ -44,7 +44,10 @@ def export_run(
         provider = _otlp_provider()
     except ImportError:
         if warn:
-            warn(f"an OTLP endpoint is set but OpenTelemetry is not installed: {INSTALL_HINT}")
+            warn(
+                "an OTLP endpoint is set but the OpenTelemetry SDK or its OTLP exporter is not "
+                f"installed, so no trace was sent: {INSTALL_HINT}"
+            )
         return 0
     try:
         count = emit_spans(ledger, slug, run_ids, provider.get_tracer("devloop"))

@@ -13,7 +13,7 @@ per feature next to the frontier baseline. Then, per step, at most one recommend
   pass rate is shown but is not held against it: rejecting a plan is its job.) The cost is
   what the same tokens cost at frontier rates (the ledger's baseline);
 - demote a frontier step when the mid tier's runs of the same step elsewhere (other
-  features: a hybrid demotion, an override, an `devloop ab` arm) went well as often, within
+  features: a hybrid demotion, an override, a `devloop ab` arm) went well as often, within
   MATCH_WITHIN; the saving is the frontier runs' tokens repriced at mid rates. Steps 3, 4,
   6 and 10 are never proposed for demotion: a validation that misses a problem looks like
   one that passes, so outcome rates cannot clear them.
