@@ -113,3 +113,11 @@ def test_non_utf8_config(git_repo):
     (git_repo / "devloop.toml").write_bytes(b"[models]\nmid = '\xff'\n")
     with pytest.raises(ConfigError, match="not valid UTF-8"):
         config_mod.load(git_repo)
+
+
+def test_dash_c_must_name_a_directory(git_repo, run_devloop):
+    proc = run_devloop(git_repo, "-C", "README.md", "routing")
+    assert proc.returncode == 2
+    assert "'README.md' is a file; give a directory." in proc.stderr
+    missing = run_devloop(git_repo, "-C", "nowhere", "routing")
+    assert missing.returncode == 2 and "-C nowhere: no such directory." in missing.stderr
