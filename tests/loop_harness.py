@@ -153,6 +153,10 @@ class Result:
     def __repr__(self) -> str:
         return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
 
+    def __iter__(self):
+        """`code, out, err = devloop(...)` unpacks a result."""
+        return iter((self.code, self.out, self.err))
+
 
 @pytest.fixture
 def devloop(capsys):

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from calc_project import ADD_MUL, CALC, MUL_TEST, RUFF, TEST, TESTS, WRONG_MUL, edit
+from conftest import git
 
 from devloop import agent, config
 from devloop import context as ctxmod
@@ -28,9 +28,6 @@ from devloop.steps import resolve_step
 from devloop.tools import tool_definitions
 
 SLUG = "calc"
-PY = sys.executable
-RUFF = str(Path(sys.executable).parent / "ruff")
-TEST = f"{PY} -m unittest -q"
 CONFIG = f"""[commands]
 test = "{TEST}"
 lint = "{RUFF} check ."
@@ -38,51 +35,12 @@ lint = "{RUFF} check ."
 [agent]
 attempts = 2
 """
-CALC = "def add(a, b):\n    return a + b\n"
-TESTS = """import unittest
-
-from src.calc import add
-
-
-class CalcTest(unittest.TestCase):
-    def test_add(self):
-        self.assertEqual(add(2, 3), 5)
-"""
-MUL_TEST = """
-    def test_mul(self):
-        from src.calc import mul
-
-        self.assertEqual(mul(2, 3), 6)
-"""
-EDITOR = "str_replace_based_edit_tool"
-
-
-def git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
-def edit(command: str, path: str, **fields) -> dict:
-    return {"name": EDITOR, "input": {"command": command, "path": path, **fields}}
 
 
 def bash(command: str) -> dict:
     return {"name": "bash", "input": {"command": command}}
 
 
-ADD_MUL = edit(
-    "str_replace",
-    "src/calc.py",
-    old_str="    return a + b\n",
-    new_str="    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
-)
-WRONG_MUL = edit(
-    "str_replace",
-    "src/calc.py",
-    old_str="    return a + b\n",
-    new_str="    return a + b\n\n\ndef mul(a, b):\n    return a + b\n",
-)
 FIX_MUL = edit(
     "str_replace",
     "src/calc.py",

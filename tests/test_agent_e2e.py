@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from calc_project import ADD_MUL, CALC, MUL_TEST, PY, RUFF, TEST, TESTS, WRONG_MUL, edit
+from conftest import git
 
-from devloop import cli
 from devloop.sim import SimServer
 
 SLUG = "add-mul"
-PY = sys.executable
-RUFF = str(Path(sys.executable).parent / "ruff")
-TEST = f"{PY} -m unittest -q"
 CONFIG = f"""[commands]
 test = "{TEST}"
 lint = "{RUFF} check ."
@@ -45,47 +41,6 @@ Add one function and its test.
 - add() is unchanged
 """
 PASS = {"verdict": "pass", "findings": []}
-CALC = "def add(a, b):\n    return a + b\n"
-TESTS = """import unittest
-
-from src.calc import add
-
-
-class CalcTest(unittest.TestCase):
-    def test_add(self):
-        self.assertEqual(add(2, 3), 5)
-"""
-MUL_TEST = """
-    def test_mul(self):
-        from src.calc import mul
-
-        self.assertEqual(mul(2, 3), 6)
-"""
-EDITOR = "str_replace_based_edit_tool"
-
-
-def git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
-def edit(command: str, path: str, **fields) -> dict:
-    return {"name": EDITOR, "input": {"command": command, "path": path, **fields}}
-
-
-ADD_MUL = edit(
-    "str_replace",
-    "src/calc.py",
-    old_str="    return a + b\n",
-    new_str="    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
-)
-WRONG_MUL = edit(
-    "str_replace",
-    "src/calc.py",
-    old_str="    return a + b\n",
-    new_str="    return a + b\n\n\ndef mul(a, b):\n    return a + b\n",
-)
 
 
 def build_plan(files: list[dict]) -> dict:
@@ -163,21 +118,6 @@ def sim(monkeypatch):
     yield start
     for server in made:
         server.close()
-
-
-@pytest.fixture
-def devloop(capsys):
-    def run(repo: Path, *args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            cli.main(["-C", str(repo), *args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def artifact(repo: Path, name: str) -> dict:
