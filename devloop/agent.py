@@ -25,6 +25,7 @@ the first attempt passed, and the ledger call ids.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -320,10 +321,18 @@ def _diff_block(ctx: StepContext) -> str:
     return f"The change (git diff):\n<diff>\n{diff}</diff>" if diff else "The diff is empty."
 
 
+_DURATION = re.compile(r"\b\d+(?:\.\d+)?\s*(?:ms|s|sec|seconds)\b")
+
+
+def _same_failure(a: str, b: str) -> bool:
+    """Equal but for timings ("Ran 2 tests in 0.001s"), which differ from run to run."""
+    return _DURATION.sub("<t>", a) == _DURATION.sub("<t>", b)
+
+
 def _handover(ctx: StepContext, failures: list[str]) -> str:
     entries = []
     for i, text in enumerate(failures, 1):
-        if i > 1 and text == failures[i - 2]:
+        if i > 1 and _same_failure(text, failures[i - 2]):
             text = "The same failure as the attempt before."
         entries.append(f'<failure attempt="{i}">\n{text}\n</failure>')
     return (

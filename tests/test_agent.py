@@ -428,6 +428,13 @@ def test_docs_edit_only_the_docs_files_with_the_editor(harness, project):
 # ------------------------------------------------------------------ units
 
 
+def test_failures_differing_only_in_timings_are_the_same():
+    first = "FAILED (failures=1)\nRan 2 tests in 0.001s"
+    assert agent._same_failure(first, "FAILED (failures=1)\nRan 2 tests in 0.000s")
+    assert agent._same_failure("1 failed in 0.52 seconds", "1 failed in 1.3 seconds")
+    assert not agent._same_failure(first, "FAILED (failures=2)\nRan 2 tests in 0.001s")
+
+
 def test_test_targets_and_narrowing():
     task = mul_task(
         tests=("tests/test_calc.py", "pytest -k mul", "tests/test_x.py::test_y", "mul works")
