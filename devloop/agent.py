@@ -48,6 +48,7 @@ from devloop.agent_work import (
 )
 from devloop.config import Config
 from devloop.redaction import redact
+from devloop.sandbox import Runner
 from devloop.schemas import SEVERITIES, Finding, Task
 from devloop.tools import EDITOR, ToolResult, Workspace, clip, tool_definitions
 
@@ -65,8 +66,8 @@ class Agent:
     # ------------------------------------------------------------ step 8
 
     def implement(self, ctx: StepContext, tasks: list[Task]) -> StepOutcome:
-        ws = Workspace(ctx.root, ctx.cfg)
-        book = Checkpoint(ctx.scratch, ctx.root)
+        ws = ctx.workspace()
+        book = Checkpoint(ctx.scratch, ctx.root, ctx.hidden)
         records: list[dict[str, Any]] = []
         flags: list[dict[str, str]] = []
         for task in tasks:
@@ -79,7 +80,7 @@ class Agent:
                 continue
             before = book.start(key)
             result = run_work(ctx, _task_work(ctx, ws, task, before), ctx.cfg.agent)
-            changed = changed_between(before, snapshot(ctx.root))
+            changed = changed_between(before, snapshot(ctx.root, ctx.hidden))
             touched = tampered(task, changed)
             if touched:
                 ctx.note(f"{task.id}: changed test files it did not declare: {', '.join(touched)}")
@@ -127,15 +128,15 @@ class Agent:
         self, ctx: StepContext, label: str, prompt: str, checks: Checks, what: str
     ) -> StepOutcome:
         """One conversation for the whole step, checked against `checks`."""
-        ws = Workspace(ctx.root, ctx.cfg)
-        book = Checkpoint(ctx.scratch, ctx.root)
+        ws = ctx.workspace()
+        book = Checkpoint(ctx.scratch, ctx.root, ctx.hidden)
         start = book.before
         work = _work(
             ctx,
             ws,
             label,
             lambda: [text_block(prompt), text_block(_rules(ctx, ws, checks))],
-            lambda: checks.run(ctx.cfg, changed_between(start, snapshot(ctx.root))),
+            lambda: checks.run(ctx.cfg, _changed_since(ctx, start), _check_runner(ctx, ws)),
         )
         result = run_work(ctx, work, ctx.cfg.agent)
         files = book.changed()
@@ -165,8 +166,8 @@ class Agent:
                 [],
                 {"skipped": True},
             )
-        ws = Workspace(ctx.root, ctx.cfg)
-        book = Checkpoint(ctx.scratch, ctx.root)
+        ws = ctx.workspace()
+        book = Checkpoint(ctx.scratch, ctx.root, ctx.hidden)
         prompt = ctx.render("commit", summary=summary)
 
         def opening() -> Blocks:
@@ -226,7 +227,7 @@ def _task_work(ctx: StepContext, ws: Workspace, task: Task, before: Snapshot) ->
         return _task_opening(ctx, ws, task, checks)
 
     def check() -> str | None:
-        return checks.run(ctx.cfg, changed_between(before, snapshot(ctx.root)))
+        return checks.run(ctx.cfg, _changed_since(ctx, before), _check_runner(ctx, ws))
 
     return _work(ctx, ws, task.id, opening, check)
 
@@ -245,6 +246,15 @@ def _task_opening(ctx: StepContext, ws: Workspace, task: Task, checks: Checks) -
     paths = [f.path for f in task.files]  # those that exist: a re-run may find new ones
     shown = _file_blocks(ws, paths, "The files this task names, as they are now:")
     return [text_block(prompt), *shown, text_block(_rules(ctx, ws, checks))]
+
+
+def _changed_since(ctx: StepContext, before: Snapshot) -> list[str]:
+    return changed_between(before, snapshot(ctx.root, ctx.hidden))
+
+
+def _check_runner(ctx: StepContext, ws: Workspace) -> Runner:
+    """devloop's checks run in the same sandbox as the agent's shell."""
+    return ctx.check_runner or ws.runner
 
 
 def _bullets(items) -> str:
@@ -273,7 +283,7 @@ def _rules(ctx: StepContext, ws: Workspace, checks: Checks) -> str:
     ]
     if ctx.cfg.commands.format_fix:
         lines.append(f"- Format the files you change with `{ctx.cfg.commands.format_fix}`.")
-    lines += ["", "The bash tool:", ws.policy.describe(), "", checks.describe(ctx.cfg)]
+    lines += ["", "The bash tool:", ws.describe(), "", checks.describe(ctx.cfg)]
     return "\n".join(lines)
 
 
@@ -312,7 +322,7 @@ def _relative(root: Path, path: Any) -> str | None:
 
 def _diff(ctx: StepContext) -> str:
     # Nothing is committed during the build, so HEAD is where the branch started.
-    text = gitops.worktree_diff(ctx.root, "HEAD", exclude=EXCLUDE)
+    text = gitops.worktree_diff(ctx.root, "HEAD", exclude=EXCLUDE, hidden=ctx.hidden)
     return clip(redact(text), ctx.cfg.agent.diff_max_chars) if text.strip() else ""
 
 

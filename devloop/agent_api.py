@@ -22,6 +22,10 @@ What the engine does around each call, so the agent does not have to:
   makes the commit (hooks run); with --allow-dirty it stages only `files_changed` of the
   build steps' outcomes, so report every file you touch.
 
+Commands: every command the agent runs (its bash tool) and every check it runs goes through
+`ctx.runner` / `ctx.check_runner` (sandbox.py: the OS sandbox); `ctx.workspace()` gives the
+tools wired to them. Files in `ctx.files` that are private are never shown to the model.
+
 What the agent must do:
 - make every model call through `ctx.call(ctx.request(...))` (or ctx.door.call with
   ctx.system / ctx.context): the Door prices it, enforces the budget, writes the ledger row
@@ -50,9 +54,12 @@ from typing import Any, Protocol
 
 from devloop.config import Config
 from devloop.llm import DEFAULT_MAX_TOKENS, Door, Reply, Request
+from devloop.runfiles import RunFiles
+from devloop.sandbox import Runner
 from devloop.schemas import BuildPlan, Finding, Task
 from devloop.state import atomic_write
 from devloop.steps import Step
+from devloop.tools import Workspace
 
 
 @dataclass
@@ -88,6 +95,18 @@ class StepContext:
     max_tokens: int = DEFAULT_MAX_TOKENS  # per call ([loop] max_tokens, or the default)
     note: Callable[[str], None] = print  # a progress line for the person watching
     render_template: Callable[..., str] | None = None  # set by the engine
+    runner: Runner | None = None  # the agent's shell: the sandbox (None: required default)
+    check_runner: Runner | None = None  # devloop's checks: the same, recording by-products
+    files: RunFiles | None = None  # private files and by-products (runfiles.py)
+
+    def workspace(self) -> Workspace:
+        """The editor and shell for this step, in the run's sandbox."""
+        private = sorted(self.files.private) if self.files else ()
+        return Workspace(self.root, self.cfg, runner=self.runner, private=private)
+
+    def hidden(self, path: str) -> bool:
+        """A new untracked path no model sees and no commit takes (private, by-product)."""
+        return self.files is not None and not self.files.shown(path, tracked=False)
 
     def request(
         self,

@@ -2,7 +2,7 @@
 
 - Checks are devloop's, run when the model says it is done: the test command (narrowed to
   a task's test files when it lists some) and lint on the files the work changed. Tests run
-  model-written code, so they get the sandbox's environment (no credentials), and their
+  model-written code, so they run in the sandbox (the step's check runner), and their
   output is redacted and clipped like a tool's.
 - What changed is measured by content, not by `git status` alone: a snapshot maps every
   path that differs from HEAD to a digest, and two snapshots differ where a file was
@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
@@ -24,10 +25,11 @@ from typing import Any
 
 from devloop import checks, gitops
 from devloop.config import Config
-from devloop.redaction import redact, scrubbed_environ
+from devloop.redaction import redact
+from devloop.sandbox import Runner
 from devloop.schemas import Task
 from devloop.state import DEVLOOP_DIR, atomic_write
-from devloop.tools import COMMAND_ENV, clip
+from devloop.tools import clip
 
 EXCLUDE = (DEVLOOP_DIR,)
 CACHE_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
@@ -61,7 +63,7 @@ class Checks:
             "done when they pass:\n" + "\n".join(lines)
         )
 
-    def run(self, cfg: Config, changed: list[str]) -> str | None:
+    def run(self, cfg: Config, changed: list[str], runner: Runner) -> str | None:
         """None when every check passes; else the failures as the model should read them."""
         failures = []
         missing = [p for p in self.required if not (cfg.root / p.split("::")[0]).exists()]
@@ -70,17 +72,16 @@ class Checks:
                 "The task's test files do not exist yet: " + ", ".join(missing) + ". Write them."
             )
         elif self.tests:
-            failures.append(run_tests(cfg, self.tests))
+            failures.append(run_tests(cfg, self.tests, runner))
         if self.lint:
             files = [f for f in changed if (cfg.root / f).is_file()]
-            failures.append(run_lint(cfg, files))
+            failures.append(run_lint(cfg, files, runner))
         found = [f for f in failures if f]
         return "\n\n".join(found) if found else None
 
 
-def run_tests(cfg: Config, command: str) -> str | None:
-    env = {**scrubbed_environ(), **COMMAND_ENV}
-    run = checks.run_command(command, cfg.root, cfg.commands.timeout_s, env=env)
+def run_tests(cfg: Config, command: str, runner: Runner) -> str | None:
+    run = runner.run(command, cfg.root, cfg.commands.timeout_s)
     if run.returncode == 0 and not run.timed_out:
         return None
     if run.timed_out:
@@ -91,10 +92,10 @@ def run_tests(cfg: Config, command: str) -> str | None:
     return f"$ {command}\n{status}\n{output or '(no output)'}"
 
 
-def run_lint(cfg: Config, files: list[str]) -> str | None:
+def run_lint(cfg: Config, files: list[str], runner: Runner) -> str | None:
     if not cfg.commands.lint.strip():
         return None
-    result = checks.run_lint(cfg, files)
+    result = checks.run_lint(cfg, files, runner)
     if result.passed:
         return None
     lines = [f"$ {result.fix or cfg.commands.lint}", f"[{result.summary}]"]
@@ -135,16 +136,20 @@ def narrowed(command: str, targets: list[str]) -> str:
 Snapshot = dict[str, str]
 
 
-def snapshot(root: Path) -> Snapshot:
-    """Every path (relative to `root`) that differs from HEAD, with a digest of its content."""
+def snapshot(root: Path, hidden: Callable[[str], bool] | None = None) -> Snapshot:
+    """Every path (relative to `root`) that differs from HEAD, with a digest of its content.
+    New untracked paths `hidden` says are not the work's (private files, by-products) are
+    left out: they are never hashed, shown or committed."""
     root = root.resolve()
     top = gitops.find_repo(root).toplevel.resolve()
     out: Snapshot = {}
-    for name in gitops.changed_paths(root, exclude=EXCLUDE):
+    for name, tracked in gitops.changes(root, exclude=EXCLUDE):
         path = top / name  # porcelain paths are relative to the top level
         try:
             rel = path.relative_to(root).as_posix()
         except ValueError:
+            continue
+        if not tracked and hidden is not None and hidden(rel + ("/" if name.endswith("/") else "")):
             continue
         out[rel] = _digest(path)
     return out
@@ -205,9 +210,12 @@ class Checkpoint:
     """The step's progress in scratch/checkpoint.json: the tree when the step began, the
     tasks finished, the task in flight. A finished step's checkpoint is not reused."""
 
-    def __init__(self, scratch: Path, root: Path) -> None:
+    def __init__(
+        self, scratch: Path, root: Path, hidden: Callable[[str], bool] | None = None
+    ) -> None:
         self.path = scratch / CHECKPOINT
         self.root = root
+        self.hidden = hidden
         data: dict[str, Any] = {}
         if self.path.is_file():
             try:
@@ -215,7 +223,7 @@ class Checkpoint:
             except (OSError, ValueError):
                 data = {}  # unreadable: start over rather than trust part of it
         if not data or data.get("finished"):
-            data = {"before": snapshot(root), "tasks": {}, "current": None}
+            data = {"before": snapshot(root, hidden), "tasks": {}, "current": None}
         self.data = data
         self._save()
 
@@ -225,7 +233,7 @@ class Checkpoint:
 
     def changed(self) -> list[str]:
         """The files changed since the step first began (across re-runs)."""
-        return changed_between(self.before, snapshot(self.root))
+        return changed_between(self.before, snapshot(self.root, self.hidden))
 
     def done(self, key: str) -> dict[str, Any] | None:
         return self.data["tasks"].get(key)
@@ -235,7 +243,7 @@ class Checkpoint:
         current = self.data.get("current")
         if current and current.get("key") == key:
             return current["before"]
-        self.data["current"] = {"key": key, "before": snapshot(self.root)}
+        self.data["current"] = {"key": key, "before": snapshot(self.root, self.hidden)}
         self._save()
         return self.data["current"]["before"]
 

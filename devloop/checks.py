@@ -21,24 +21,26 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
-import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devloop import config as config_mod
-from devloop import gitops
+from devloop import gitops, proc
 from devloop.config import Config
 from devloop.errors import ConfigError, UsageError
+from devloop.proc import CommandRun
 from devloop.redaction import redact
+
+if TYPE_CHECKING:
+    from devloop.sandbox import Runner
 
 MAX_DETAILS = 40
 ARG_CHARS = 100_000  # a narrowed command stays far below the OS limit on argument length
 NOT_FOUND = 127  # the shell's exit status for a command it cannot find
-DRAIN_S = 5.0  # after a timeout kill, how long to wait for the output pipe to close
 FIX_ROUTING = "devloop routing --markdown > ROUTING.md"
 
 _PY = (".py", ".pyi")
@@ -80,64 +82,10 @@ def _skipped(name: str, why: str) -> CheckResult:
     return CheckResult(name, True, why, skipped=True)
 
 
-@dataclass
-class CommandRun:
-    command: str
-    returncode: int
-    output: str  # stdout and stderr, interleaved as the tool wrote them
-    timed_out: bool = False
+def _runner(cfg: Config, runner: Runner | None) -> Runner:
+    from devloop import sandbox
 
-
-_RUNNING: set[subprocess.Popen] = set()  # commands in flight, so an interrupt stops them all
-_RUNNING_LOCK = threading.Lock()
-
-
-def run_command(
-    command: str, cwd: Path, timeout_s: float, *, env: Mapping[str, str] | None = None
-) -> CommandRun:
-    """Run a configured shell command in its own process group. On timeout or interrupt
-    the whole group is killed, so no grandchild keeps running after devloop.
-    `env` replaces the environment (None: inherit devloop's)."""
-    proc = subprocess.Popen(
-        command,
-        shell=True,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    with _RUNNING_LOCK:
-        _RUNNING.add(proc)
-    try:
-        out, _ = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        try:
-            out, _ = proc.communicate(timeout=DRAIN_S)
-        except subprocess.TimeoutExpired as exc:
-            # A process that left the group (its own setsid) still holds the pipe open:
-            # keep what arrived and stop waiting rather than hang on it.
-            out = exc.output or b""
-            proc.stdout.close()  # type: ignore[union-attr]
-            proc.wait()
-        return CommandRun(command, -1, out.decode("utf-8", "replace"), timed_out=True)
-    except BaseException:  # Ctrl-C, SIGTERM: stop the command before anything else
-        _kill_group(proc)
-        proc.wait()
-        raise
-    finally:
-        with _RUNNING_LOCK:
-            _RUNNING.discard(proc)
-    return CommandRun(command, proc.returncode, out.decode("utf-8", "replace"))
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    return runner if runner is not None else sandbox.default_runner(cfg)
 
 
 def run_side_by_side(tasks: Sequence[Callable[[], CheckResult]]) -> list[CheckResult]:
@@ -165,10 +113,7 @@ def run_side_by_side(tasks: Sequence[Callable[[], CheckResult]]) -> list[CheckRe
         for thread in threads:
             thread.join()
     except BaseException:
-        with _RUNNING_LOCK:
-            running = list(_RUNNING)
-        for proc in running:
-            _kill_group(proc)
+        proc.kill_running()
         for thread in threads:
             thread.join()
         raise
@@ -317,7 +262,9 @@ def _tail(output: str, lines: int = 20) -> list[Detail]:
     return [Detail(line) for line in kept[-lines:]]
 
 
-def _command_failure(name: str, run: CommandRun, timeout_s: float) -> CheckResult | None:
+def _command_failure(
+    name: str, run: CommandRun, timeout_s: float, runner: Runner
+) -> CheckResult | None:
     """A result for a command that could not do its job at all, else None."""
     if run.timed_out:
         return CheckResult(
@@ -330,10 +277,15 @@ def _command_failure(name: str, run: CommandRun, timeout_s: float) -> CheckResul
         )
     if run.returncode == NOT_FOUND:
         program = tool_name(run.command) or run.command
+        where = (
+            " in the sandbox (a program under your home needs [sandbox] read)"
+            if runner.sandboxed
+            else ""
+        )
         return CheckResult(
             name,
             False,
-            f"`{program}` was not found: install it, or fix [commands] {name} in the config",
+            f"`{program}` was not found{where}: install it, or fix [commands] {name} in the config",
             _tail(run.output, 5),
             fix=run.command,
             output=redact(run.output),
@@ -344,19 +296,29 @@ def _command_failure(name: str, run: CommandRun, timeout_s: float) -> CheckResul
 # ------------------------------------------------------------ command checks
 
 
-def run_lint(cfg: Config, files: Sequence[str] | None = None) -> CheckResult:
-    """The lint command, on `files` (relative to the project root) or the whole project."""
-    return _file_check("lint", cfg.commands.lint, cfg.commands.lint, cfg, files)
+def run_lint(
+    cfg: Config, files: Sequence[str] | None = None, runner: Runner | None = None
+) -> CheckResult:
+    """The lint command, on `files` (relative to the project root) or the whole project.
+    `runner`: how commands run (default: the sandbox when there is one; sandbox.py)."""
+    return _file_check("lint", cfg.commands.lint, cfg.commands.lint, cfg, files, runner)
 
 
-def run_format(cfg: Config, files: Sequence[str] | None = None) -> CheckResult:
+def run_format(
+    cfg: Config, files: Sequence[str] | None = None, runner: Runner | None = None
+) -> CheckResult:
     """The format check; its fix command is `format_fix` when configured."""
     fix = cfg.commands.format_fix or cfg.commands.format
-    return _file_check("format", cfg.commands.format, fix, cfg, files)
+    return _file_check("format", cfg.commands.format, fix, cfg, files, runner)
 
 
 def _file_check(
-    name: str, command: str, fix: str, cfg: Config, files: Sequence[str] | None
+    name: str,
+    command: str,
+    fix: str,
+    cfg: Config,
+    files: Sequence[str] | None,
+    runner: Runner | None,
 ) -> CheckResult:
     if not command.strip():
         return _skipped(name, f"no {name} command configured ([commands] {name})")
@@ -374,12 +336,13 @@ def _file_check(
             scope = "whole project, as staged"
         else:
             commands, scope = narrowed, f"{len(targets)} staged file(s)"
-    runs = [run_command(c, cfg.root, cfg.commands.timeout_s) for c in commands]
+    run_with = _runner(cfg, runner)
+    runs = [run_with.run(c, cfg.root, cfg.commands.timeout_s) for c in commands]
     output = "\n".join(r.output for r in runs)
     if all(r.returncode == 0 for r in runs):
         return CheckResult(name, True, f"{_program(command)} ({scope})", output=redact(output))
     for run in runs:
-        if broken := _command_failure(name, run, cfg.commands.timeout_s):
+        if broken := _command_failure(name, run, cfg.commands.timeout_s, run_with):
             return broken
     details = parse_details(output) or _tail(output)
     flagged = list(dict.fromkeys(d.file for d in details if d.file))
@@ -400,25 +363,31 @@ def _program(command: str) -> str:
     return tool_name(command) or command.split(" ", 1)[0]
 
 
-def run_tests(cfg: Config, *, quick: bool = False) -> CheckResult:
+def run_tests(cfg: Config, *, quick: bool = False, runner: Runner | None = None) -> CheckResult:
     """The test command (`quick_test` when quick), run as written in the project root."""
     name, key = ("quick tests", "quick_test") if quick else ("tests", "test")
     command = cfg.commands.quick_test if quick else cfg.commands.test
-    return _whole_command(name, key, command, cfg)
+    return _whole_command(name, key, command, cfg, runner)
 
 
-def run_smoke(cfg: Config) -> list[CheckResult]:
+def run_smoke(cfg: Config, runner: Runner | None = None) -> list[CheckResult]:
     """Step 15's binary gate: the smoke command, then the quick tests."""
-    return [_whole_command("smoke", "smoke", cfg.commands.smoke, cfg), run_tests(cfg, quick=True)]
+    return [
+        _whole_command("smoke", "smoke", cfg.commands.smoke, cfg, runner),
+        run_tests(cfg, quick=True, runner=runner),
+    ]
 
 
-def _whole_command(name: str, key: str, command: str, cfg: Config) -> CheckResult:
+def _whole_command(
+    name: str, key: str, command: str, cfg: Config, runner: Runner | None
+) -> CheckResult:
     if not command.strip():
         return _skipped(name, f"no {key} command configured ([commands] {key})")
-    run = run_command(command, cfg.root, cfg.commands.timeout_s)
+    run_with = _runner(cfg, runner)
+    run = run_with.run(command, cfg.root, cfg.commands.timeout_s)
     if run.returncode == 0:
         return CheckResult(name, True, f"`{command}` passed", output=redact(run.output))
-    if broken := _command_failure(key, run, cfg.commands.timeout_s):
+    if broken := _command_failure(key, run, cfg.commands.timeout_s, run_with):
         broken.name = name
         return broken
     details = [d for d in parse_details(run.output) if d.file] or _tail(run.output)
@@ -654,13 +623,15 @@ def _git_check(cfg: Config) -> CheckResult:
 
 
 def _tools_check(cfg: Config, env: Mapping[str, str]) -> CheckResult:
+    from devloop import sandbox
+
     found: list[str] = []
     missing: list[Detail] = []
     for key in ("lint", "format", "test", "quick_test", "smoke"):
         command = getattr(cfg.commands, key)
         if not command.strip():
             continue
-        program = _first_program(command)
+        program = sandbox.first_program(command)
         if program is None or program in _SHELL_BUILTINS:
             ok = True  # a shell construct: the shell will tell at run time
         elif "/" in program:
@@ -685,15 +656,6 @@ def _tools_check(cfg: Config, env: Mapping[str, str]) -> CheckResult:
     if not found:
         return _skipped("tools", "no commands configured ([commands])")
     return CheckResult("tools", True, f"found: {', '.join(found)}")
-
-
-def _first_program(command: str) -> str | None:
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return None
-    words = [w for w in words if not ("=" in w and not w.startswith("-"))] or [""]
-    return words[0] or None
 
 
 def _api_check(cfg: Config, env: Mapping[str, str]) -> CheckResult:

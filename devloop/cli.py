@@ -55,11 +55,17 @@ class PathParam(click.ParamType):
         return path
 
 
-def load_config(ctx: click.Context):
-    """The repository's config (imported lazily: `--help` must not pay for it)."""
+def load_config(ctx: click.Context, unsandboxed: bool = False):
+    """The repository's config (imported lazily: `--help` must not pay for it);
+    `unsandboxed`: the --unsandboxed opt-out, applied to it."""
     from devloop import config as config_mod
 
-    return config_mod.load(ctx.obj["start"])
+    cfg = config_mod.load(ctx.obj["start"])
+    if unsandboxed:
+        from devloop import sandbox
+
+        sandbox.opt_out(cfg)
+    return cfg
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -520,6 +526,11 @@ def _closing_report(ctx: click.Context, cfg, slug: str, json_out, outcome: dict)
 @click.option(
     "--allow-dirty", is_flag=True, help="Start on top of uncommitted changes instead of refusing."
 )
+@click.option(
+    "--unsandboxed",
+    is_flag=True,
+    help="Run the build agent's commands and the tests without the OS sandbox (warned and recorded).",
+)
 @click.pass_context
 def feature(
     ctx: click.Context,
@@ -529,6 +540,7 @@ def feature(
     dry_run: bool,
     as_json: bool,
     allow_dirty: bool,
+    unsandboxed: bool,
 ) -> None:
     """Run the 15-step loop for SPEC, a Markdown spec, on a new branch <prefix><slug>.
 
@@ -538,7 +550,7 @@ def feature(
     """
     from devloop import loop
 
-    cfg = load_config(ctx)
+    cfg = load_config(ctx, unsandboxed)
     spec_path = spec if spec.is_absolute() else ctx.obj["start"] / spec
     options = loop.RunOptions(
         budget_usd=loop.parse_budget(budget),
@@ -560,6 +572,11 @@ def feature(
 @click.option("--stop-after", metavar="STEP", help="Stop after this step or phase.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event, then a summary.")
 @click.option("--allow-dirty", is_flag=True, help="Let pre-flight accept uncommitted changes.")
+@click.option(
+    "--unsandboxed",
+    is_flag=True,
+    help="Run the build agent's commands and the tests without the OS sandbox (warned and recorded).",
+)
 @click.pass_context
 def resume(
     ctx: click.Context,
@@ -569,6 +586,7 @@ def resume(
     stop_after: str | None,
     as_json: bool,
     allow_dirty: bool,
+    unsandboxed: bool,
 ) -> None:
     """Continue feature SLUG from its first unfinished step; finished steps never re-run.
 
@@ -576,7 +594,7 @@ def resume(
     """
     from devloop import loop
 
-    cfg = load_config(ctx)
+    cfg = load_config(ctx, unsandboxed)
     if slug is None:
         open_ones = [f for f in loop.statuses(cfg.root) if f.state.status != "done"]
         if not open_ones:
@@ -794,8 +812,13 @@ def status(ctx: click.Context, slug: str | None, as_json: bool) -> None:
     help="Create the demo repository here (a new or empty directory). "
     "Default: a new temporary directory.",
 )
+@click.option(
+    "--unsandboxed",
+    is_flag=True,
+    help="Run the demo's commands without the OS sandbox (where none is available).",
+)
 @click.pass_context
-def demo(ctx: click.Context, directory: Path | None) -> None:
+def demo(ctx: click.Context, directory: Path | None, unsandboxed: bool) -> None:
     """Run the whole 15-step loop offline on a bundled sample project.
 
     Copies a small Python project into a new git repository and runs a feature on it from
@@ -810,9 +833,18 @@ def demo(ctx: click.Context, directory: Path | None) -> None:
         directory = ctx.obj["start"] / directory
     target = demo_mod.target_dir(directory)  # refuses a non-empty --dir (exit 2)
     demo_mod.require_agent()  # exit 1 before anything is written
+    if not unsandboxed:
+        from devloop import sandbox
+
+        if not sandbox.probe().ok:  # exit 2, naming what to install, before writing anything
+            raise sandbox.SandboxUnavailable(sandbox.probe().problem)
     repo = demo_mod.prepare(target)
     click.echo("\n".join(demo_mod.intro_lines(repo)))
     cfg = config_mod.load(repo.root)
+    if unsandboxed:
+        from devloop import sandbox
+
+        sandbox.opt_out(cfg)
     ctx.obj["start"] = repo.root  # the closing cost table reads the demo's ledger
     run = demo_mod.DemoRun(cfg, repo)
     done = False
@@ -1065,6 +1097,11 @@ def metrics(ctx: click.Context, textfile: Path | None) -> None:
     is_flag=True,
     help="Remove the A/B worktrees of SPEC (a spec path or slug) instead; keeps branches.",
 )
+@click.option(
+    "--unsandboxed",
+    is_flag=True,
+    help="Run both arms' commands without the OS sandbox (warned and recorded).",
+)
 @click.pass_context
 def ab(
     ctx: click.Context,
@@ -1073,6 +1110,7 @@ def ab(
     stop_after: str | None,
     as_json: bool,
     clean: bool,
+    unsandboxed: bool,
 ) -> None:
     """Run SPEC twice, routed and all-frontier, in two git worktrees; compare them.
 
@@ -1087,7 +1125,7 @@ def ab(
     from devloop import loop
     from devloop.errors import CheckFailed
 
-    cfg = load_config(ctx)
+    cfg = load_config(ctx, unsandboxed)
     if clean:
         for line in ab_mod.clean(cfg.root, ab_mod.slug_of(cfg, spec, ctx.obj["start"])):
             click.echo(line)

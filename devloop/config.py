@@ -109,8 +109,21 @@ class ToolsConfig:
     file_max_bytes: int = 512_000  # bigger files: view only with view_range, no editing
     command_timeout_s: float = 300.0
     command_output_max_chars: int = 16_000  # head and tail kept, the middle cut
-    # Extra command prefixes the model may run, e.g. ["make build", "npm run typecheck"].
-    allow_commands: list[str] = field(default_factory=list)
+
+
+SANDBOX_MODES = ("on", "off")
+
+
+@dataclass
+class SandboxConfig:
+    """The OS sandbox (sandbox.py) every command the model can influence runs in."""
+
+    mode: str = "on"  # "off" runs them unsandboxed: an explicit, recorded opt-out
+    network: bool = False  # share the host's network (a test that needs a service)
+    read: list[str] = field(default_factory=list)  # extra paths visible read-only
+    env: list[str] = field(default_factory=list)  # extra variable names passed through
+    # Who turned it off, for the warning and the record; not part of the TOML.
+    off_by: str = field(default='[sandbox] mode = "off"', metadata={"toml": False})
 
 
 @dataclass
@@ -137,6 +150,7 @@ class Config:
     git: GitConfig = field(default_factory=GitConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
     tools: ToolsConfig = field(default_factory=ToolsConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     # Where it came from; not part of the TOML.
     root: Path = field(default_factory=Path.cwd, metadata={"toml": False})
@@ -226,12 +240,23 @@ def parse(data: dict[str, Any], *, source: Path | None = None, prefix: str = "")
     return cfg
 
 
+# Keys an earlier version read, with what replaced them: a plain "unknown key" would leave
+# the user guessing.
+RETIRED = {
+    "allow_commands": "is no longer used: the build agent's commands run in the OS sandbox "
+    "([sandbox]), so any command may run there. Remove the line; to let commands see more, "
+    "use [sandbox] read, env or network.",
+}
+
+
 def _build(cls: type, data: Any, where: str, path: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: '{path.rstrip('.') or 'top level'}' must be a table.")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("toml", True)}
     for key in data:
+        if key not in fields and key in RETIRED:
+            raise ConfigError(f"{where}: '{path}{key}' {RETIRED[key]}")
         if key not in fields:
             close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.5)
             hint = f" Did you mean '{path}{close[0]}'?" if close else ""
@@ -371,6 +396,7 @@ def _validate(cfg: Config, where: str, prefix: str) -> None:
             raise ConfigError(f"{where}: '{prefix}tools.{name}' must be a positive number.")
     _validate_loop(cfg, where, prefix)
     _validate_agent(cfg, where, prefix)
+    _validate_sandbox(cfg, where, prefix)
     if not 0 <= cfg.routing.low_threshold <= cfg.routing.high_threshold <= 1:
         raise ConfigError(
             f"{where}: '{prefix}routing.low_threshold' and 'high_threshold' must satisfy"
@@ -410,4 +436,28 @@ def _validate_agent(cfg: Config, where: str, prefix: str) -> None:
             raise ConfigError(
                 f"{where}: '{prefix}agent.docs_files[{i}]' = {name!r} must be a path relative "
                 'to the repository root, such as "README.md".'
+            )
+
+
+def _validate_sandbox(cfg: Config, where: str, prefix: str) -> None:
+    """[sandbox]: a known mode; absolute read paths; env names that carry no credential."""
+    from devloop.redaction import is_secret_name
+
+    box = cfg.sandbox
+    _choice(box.mode, SANDBOX_MODES, "sandbox mode", where, f"{prefix}sandbox.mode")
+    for i, name in enumerate(box.read):
+        if not (name.startswith("/") or name.startswith("~/")):
+            raise ConfigError(
+                f"{where}: '{prefix}sandbox.read[{i}]' = {name!r} must be an absolute path "
+                'or start with "~/", such as "/opt/sdk" or "~/.gradle".'
+            )
+    for i, name in enumerate(box.env):
+        path = f"{prefix}sandbox.env[{i}]"
+        if not name.replace("_", "A").isalnum() or name[0].isdigit():
+            raise ConfigError(f"{where}: '{path}' = {name!r} is not an environment variable name.")
+        if name.upper().startswith("ANTHROPIC_") or is_secret_name(name):
+            raise ConfigError(
+                f"{where}: '{path}' = {name!r} looks like a credential, and credentials never "
+                "enter the sandbox: model-written code runs there. Remove it; a test that needs "
+                "a secret belongs outside devloop's loop."
             )

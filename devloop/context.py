@@ -13,6 +13,8 @@ repository is shown nearly whole, and a large one as structure plus a sample, bo
 the same budget. The map is rendered once per feature and frozen (00-project-map.md), so the
 cached prompt prefix stays byte-identical across steps and resumes.
 
+Only tracked files are mapped: untracked ones are the user's and stay private.
+
 Templates are `templates/<step-key>.md` (shipped) or `.devloop/templates/<step-key>.md` (a
 repository's override): plain text with `{name}` placeholders. `{{name}}` writes a literal
 `{name}`; other braces (JSON examples) are left alone.
@@ -82,9 +84,10 @@ class FileInfo:
 
 
 def scan(root: Path) -> list[FileInfo]:
-    """The files git knows (tracked, or untracked and not ignored), with sizes and text."""
+    """The files git tracks, with sizes and text. Untracked files stay private (runfiles.py):
+    a model never sees them."""
     infos = []
-    for rel in gitops.listed_files(root, exclude=EXCLUDED_DIRS):
+    for rel in gitops.tracked_files(root, exclude=EXCLUDED_DIRS):
         path = root / rel
         try:
             if path.is_symlink() or not path.is_file():

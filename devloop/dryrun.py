@@ -185,6 +185,11 @@ def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> 
     if ceiling is not None and cost is not None:
         priced = checks.preflight(cfg, budget_left_usd=float(ceiling), estimated_usd=float(cost))
         results += [r for r in priced if r.name == "budget"]
+    from devloop import preflight, runfiles
+    from devloop.state import DEVLOOP_DIR
+
+    results.append(preflight.sandbox_check(cfg))
+    results.append(preflight.private_check(runfiles.private_at_start(cfg.root, (DEVLOOP_DIR,))))
     source = "count_tokens API" if counter is not None else "local estimate"
     return DryRun(
         spec, items, cost, baseline, results, prompts_dir, prefix_tokens, source, notes, routes

@@ -16,7 +16,7 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,11 @@ from pathlib import Path
 from devloop.errors import DevloopError, Interrupted, UsageError
 
 GITLINK_MODE = "160000"  # a submodule entry: not a file we can check or swap
+# Every git devloop runs: no fsmonitor (a configured command would run outside the
+# sandbox). Commands that would run hooks run none, except the feature commit (`commit`).
+HARDENED = ("-c", "core.fsmonitor=false")
+NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
+RUNS_HOOKS = frozenset({"checkout", "switch", "worktree", "merge", "rebase", "am"})
 STATE_DIR = "devloop/staged"  # under the git dir, while a staged check runs
 RECOVERED_DIR = "devloop/recovered"  # unstaged work we would not overwrite
 
@@ -57,10 +62,15 @@ _DIFF_FILES = ["diff-files", "--raw", "-z", "--no-renames"]
 _DIFF_INDEX = ["diff-index", "--cached", "--raw", "-z", "--no-renames"]
 
 
+def _argv(args: Sequence[str]) -> list[str]:
+    hooks = NO_HOOKS if args and args[0] in RUNS_HOOKS else ()
+    return ["git", *HARDENED, *hooks, *args]
+
+
 def _spawn(args: Sequence[str], cwd: Path, *, stdin: bool = False) -> subprocess.Popen[bytes]:
     try:
         return subprocess.Popen(
-            ["git", *args],
+            _argv(args),
             cwd=cwd,
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -503,18 +513,24 @@ def switch_branch(cwd: Path, name: str) -> None:
     git(["checkout", "-q", name], cwd)
 
 
-def listed_files(cwd: Path, exclude: Sequence[str] = ()) -> list[str]:
-    """Tracked files plus untracked ones git does not ignore, relative to `cwd`, sorted.
-    Paths under any of the `exclude` directories are left out."""
-    out = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd).stdout
+def tracked_files(cwd: Path, exclude: Sequence[str] = ()) -> list[str]:
+    """Files git tracks, relative to `cwd`, sorted; paths under any of the `exclude`
+    directories are left out. Untracked files are the user's own: never listed here."""
+    out = git(["ls-files", "-z", "--cached"], cwd).stdout
     prefixes = tuple(e.rstrip("/") + "/" for e in exclude)
     names = {n for n in out.decode("utf-8", "surrogateescape").split("\0") if n}
     return sorted(n for n in names if not n.startswith(prefixes))
 
 
-def worktree_diff(cwd: Path, base: str, exclude: Sequence[str] = ()) -> str:
+def worktree_diff(
+    cwd: Path,
+    base: str,
+    exclude: Sequence[str] = (),
+    hidden: Callable[[str], bool] | None = None,
+) -> str:
     """The working tree against `base`, new untracked files included as additions, without
-    touching the index (no `git add -N`). Paths under `exclude` are left out."""
+    touching the index (no `git add -N`). Paths under `exclude` are left out, and untracked
+    ones `hidden` names (relative to `cwd`: private files, by-products)."""
     specs = [f":(exclude){e}" for e in exclude]
     tracked = git(["diff", "--no-color", "--no-ext-diff", base, "--", ".", *specs], cwd).stdout
     parts = [tracked.decode("utf-8", "replace")]
@@ -522,6 +538,8 @@ def worktree_diff(cwd: Path, base: str, exclude: Sequence[str] = ()) -> str:
     for name in sorted(
         n for n in others.stdout.decode("utf-8", "surrogateescape").split("\0") if n
     ):
+        if name.endswith("/") or (hidden is not None and hidden(name)):
+            continue
         proc = git(
             ["diff", "--no-color", "--no-ext-diff", "--no-index", "--", "/dev/null", name],
             cwd,
@@ -533,20 +551,26 @@ def worktree_diff(cwd: Path, base: str, exclude: Sequence[str] = ()) -> str:
 
 def changed_paths(cwd: Path, exclude: Sequence[str] = ()) -> list[str]:
     """Tracked files with changes plus untracked files, relative to the top level."""
+    return [path for path, _ in changes(cwd, exclude)]
+
+
+def changes(cwd: Path, exclude: Sequence[str] = ()) -> list[tuple[str, bool]]:
+    """(path, tracked) for every changed tracked file and every untracked file, relative to
+    the top level; a nested repository is one untracked entry ending in "/"."""
     specs = [f":(exclude){e}" for e in exclude]
     out = git(
         ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".", *specs], cwd
     ).stdout
     items = out.decode("utf-8", "surrogateescape").split("\0")
-    paths, skip = [], False
+    found, skip = [], False
     for item in items:
         if skip:  # the source path of a rename
             skip = False
             continue
         if len(item) > 3:
-            paths.append(item[3:])
+            found.append((item[3:], item[:2] != "??"))
             skip = item[0] in "RC"
-    return paths
+    return found
 
 
 @dataclass
@@ -567,27 +591,32 @@ def commit(
 ) -> CommitResult:
     """Stage every change under `cwd` (or only `paths`) and commit it with `message`.
 
-    The repository's own hooks run: never `--no-verify`. A hook (or git) failing leaves the
-    changes staged and returns ok=False with the output, for the caller to show.
+    The repository's own hooks run: never `--no-verify`; they get devloop's environment
+    without credentials. A hook (or git) failing leaves the changes staged and returns
+    ok=False with the output, for the caller to show.
     """
     if paths is None:
         # Exactly the changed paths: `git add` refuses an :(exclude) naming an ignored dir.
         top = Path(git(["rev-parse", "--show-toplevel"], cwd).stdout.decode().strip())
-        targets = [f":(top){p}" for p in changed_paths(cwd, exclude)]
+        targets = [f":(top,literal){p}" for p in changed_paths(cwd, exclude)]
     else:
-        top, targets = cwd, list(paths)
+        top, targets = cwd, [f":(literal){p}" for p in paths]
     if targets:
         listing = "\0".join(targets).encode("utf-8", "surrogateescape")
         git(["add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul"], top, input=listing)
     if git(["diff", "--cached", "--quiet"], cwd, check=False).returncode == 0:
         return CommitResult(False, None, "nothing to commit", nothing_to_commit=True)
     try:
+        from devloop.redaction import scrubbed_environ
+        from devloop.sandbox import IN_RUN_VARIABLE
+
         proc = subprocess.run(
-            ["git", "commit", "-q", "--file=-", "--cleanup=strip"],
+            _argv(["commit", "-q", "--file=-", "--cleanup=strip"]),
             cwd=cwd,
             input=message.encode("utf-8"),
             capture_output=True,
             timeout=timeout_s,
+            env={**scrubbed_environ(), IN_RUN_VARIABLE: "1"},
         )
     except subprocess.TimeoutExpired:
         return CommitResult(False, None, f"git commit did not finish within {timeout_s:g} s")

@@ -412,6 +412,9 @@ MIGRATIONS: list[tuple[str, ...]] = [
         """CREATE TRIGGER calls_no_delete BEFORE DELETE ON calls
            BEGIN SELECT RAISE(ABORT, 'calls is append-only: a call row is never deleted'); END""",
     ),
+    (  # 2: the sandbox each step run's commands ran in ("bubblewrap 0.8.0", "off (...)")
+        "ALTER TABLE step_runs ADD COLUMN sandbox TEXT",
+    ),
 ]
 
 
@@ -714,16 +717,18 @@ class Ledger:
         model: str | None = None,
         route: Mapping[str, Any] | None = None,
         started_at: datetime | None = None,
+        sandbox: str | None = None,
     ) -> int:
         """Record that a step started; returns the step run id. `worker` is "llm",
-        "script" or "mixed"; tier and model are None for a script."""
+        "script" or "mixed"; tier and model are None for a script. `sandbox` says where the
+        step's commands run (None: it runs none)."""
         started = _stamp(started_at) if started_at else _now()
 
         def write(conn: sqlite3.Connection) -> int:
             self._touch_feature(conn, feature, started)
             cur = conn.execute(
                 "INSERT INTO step_runs (feature, step_number, step_key, worker, tier, model,"
-                " status, started_at, route_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " status, started_at, route_json, sandbox) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     feature,
                     step_number,
@@ -734,6 +739,7 @@ class Ledger:
                     STEP_RUN_RUNNING,
                     started,
                     _json(route),
+                    sandbox,
                 ),
             )
             return int(cur.lastrowid)
@@ -1019,7 +1025,7 @@ def _loads(text: str | None) -> dict[str, Any] | None:
 
 _RUN_COLUMNS = (
     "id, feature, step_number, step_key, worker, tier, model, status, started_at, ended_at,"
-    " outcome_json, route_json"
+    " outcome_json, route_json, sandbox"
 )
 _CALL_COLUMNS = (
     "feature, step_key, step_run_id, attempt, tier, requested_model, served_model,"

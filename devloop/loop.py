@@ -22,6 +22,7 @@ problem, 3 the budget, 4 the API, 130 interrupted. State is saved in every case.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import signal
 import threading
@@ -32,7 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from devloop import checks, gitops, routing, tokens
+from devloop import checks, gitops, routing, runfiles, sandbox, tokens
 from devloop import context as ctxmod
 from devloop import signals as signals_mod
 from devloop import spec as spec_mod
@@ -82,6 +83,7 @@ BLOCKING = "high"  # a verdict step fails when it says so, or has a finding this
 AGENT_UNAVAILABLE = "the build agent is not available in this version"
 
 PREFIX_FILES = ("00-system.md", "00-project-map.md", "00-spec.md")
+FIRST_COMMAND = resolve_step("preflight").number  # from here on, steps run commands
 
 
 class StepFailed(CheckFailed):
@@ -268,6 +270,8 @@ class Run:
         system, project_map, spec = (self._read(name) for name in PREFIX_FILES)
         self.system = system
         self.context = [project_map, spec]
+        self.files = runfiles.RunFiles(self.root, self.dir, state.private)
+        self._runner: sandbox.Runner | None = None
 
     # ------------------------------------------------------------ driving
 
@@ -283,6 +287,8 @@ class Run:
     def _execute(self, stop_after: int | None) -> RunResult:
         self.stop_after = stop_after
         self._recover_killed()
+        if needs_sandbox(_first_number(self.state), stop_after):
+            self._sandbox()  # the warning when opted out, and the record, on every run
         self._set_status("running", "")
         first = self.state.first_unfinished()
         self.emit(
@@ -356,6 +362,25 @@ class Run:
             state_mod.save(self.root, self.state)
         with contextlib.suppress(DevloopError):
             self.ledger.set_feature_status(self.slug, status)
+
+    def _sandbox(self) -> sandbox.Runner:
+        """Where the run's commands run (sandbox.py): built once per run, the first time a
+        step needs it. No sandbox and no opt-out: SandboxUnavailable (exit 2)."""
+        if self._runner is None:
+            runner = sandbox.runner(self.cfg, private=self.state.private, required=True)
+            with self._lock:
+                self.state.sandbox = runner.label
+                if not runner.sandboxed:
+                    self.state.unsandboxed_runs += 1
+                state_mod.save(self.root, self.state)
+            if not runner.sandboxed:
+                self._warn(sandbox.unsandboxed_warning(runner))
+            self._runner = runner
+        return self._runner
+
+    def _check_runner(self) -> sandbox.Runner:
+        """The sandbox, for devloop's own checks: what a test run leaves is a by-product."""
+        return dataclasses.replace(self._sandbox(), watch=self.files.watch)
 
     def _checkpoint(self, number: int) -> None:
         if self.stop_after is not None and number >= self.stop_after:
@@ -461,6 +486,7 @@ class Run:
             tier=route.tier if step.worker == "llm" else None,
             model=route.model if step.worker == "llm" else None,
             route=route.to_dict(),
+            sandbox=self._runner.label if self._runner and step.number >= FIRST_COMMAND else None,
         )
         self._run_ids.append(run_id)
         with self._lock:
@@ -858,6 +884,7 @@ class Run:
             prefix_tokens=tokens.estimate(self.system)
             + sum(tokens.estimate(c) for c in self.context),
             route=lambda step: self._route(step.key),
+            runner=self._sandbox,
         )
         report = [asdict(r) for r in results]
         failed = [r for r in results if not r.passed]
@@ -911,6 +938,9 @@ class Run:
             max_tokens=self._max_tokens(key),
             note=lambda message: self._note(message, key=key),
             render_template=lambda name, values: ctxmod.render_template(self.root, name, values),
+            runner=self._sandbox(),
+            check_runner=self._check_runner(),
+            files=self.files,
         )
 
     def _outcome(self, key: str, outcome: StepOutcome, **extra: Any) -> _Produced:
@@ -933,7 +963,14 @@ class Run:
         return produced
 
     def _diff(self) -> str:
-        return gitops.worktree_diff(self.root, self.state.base_commit, exclude=EXCLUDE)
+        """What the run changed: tracked files, and new files that are the work's (no
+        private files, by-products or nested repositories; runfiles.py)."""
+        return gitops.worktree_diff(
+            self.root, self.state.base_commit, exclude=EXCLUDE, hidden=self._hidden
+        )
+
+    def _hidden(self, path: str) -> bool:
+        return not self.files.shown(path, tracked=False)
 
     def _bounded_diff(self) -> str:
         diff = self._diff()
@@ -991,7 +1028,7 @@ class Run:
     # ------------------------------------------------------------ steps 12-15
 
     def _e2e(self, run_id: int) -> _Produced:
-        result = checks.run_tests(self.cfg)
+        result = checks.run_tests(self.cfg, runner=self._check_runner())
         data: dict[str, Any] = {"check": asdict(result)}
         name = self._artifact("e2e", "json")
         if result.passed:
@@ -1027,7 +1064,7 @@ class Run:
         )
         ctx = self._context_for("final-remediate", run_id)
         outcome = self._build_agent().final_remediate(ctx, failure)
-        again = checks.run_tests(self.cfg)
+        again = checks.run_tests(self.cfg, runner=self._check_runner())
         produced = self._outcome("final-remediate", outcome, suite=asdict(again))
         if not again.passed:
             self._write(produced.artifact or "", produced.content or "")
@@ -1045,7 +1082,8 @@ class Run:
         build = self._build_plan_data()
         if docs is None:  # the model half; kept in state so a failed commit does not redo it
             ctx = self._context_for("commit", run_id)
-            outcome = self._build_agent().write_docs(ctx, commit_body(build, self._changed()))
+            changed = self._commit_selection().paths
+            outcome = self._build_agent().write_docs(ctx, commit_body(build, changed))
             if not outcome.ok:
                 self._outcome("commit", outcome)
             docs = asdict(outcome)
@@ -1054,21 +1092,27 @@ class Run:
                 state_mod.save(self.root, self.state)
         from devloop import report
 
+        selection = self._commit_selection()
         totals = report.build(self.ledger, self.slug).total
         message = commit_message(
             self.state,
             build,
-            self._changed(),
+            selection.paths,
             cost=totals.cost_usd,
             baseline=totals.baseline_usd,
             header_max=self.cfg.git.header_max_length,
         )
-        paths = self._dirty_run_paths() if self.state.allow_dirty else None
+        if selection.left_out:
+            shown = "; ".join(
+                f"{why}: {', '.join(paths)}" for why, paths in selection.left_out.items()
+            )
+            self._note(f"not committed ({shown})", key="commit")
         done = gitops.commit(
-            self.root, message, paths=paths, exclude=EXCLUDE, timeout_s=self.cfg.commands.timeout_s
+            self.root, message, paths=selection.paths, timeout_s=self.cfg.commands.timeout_s
         )
         name = self._artifact("commit", "json")
         data = {"message": message, "docs": docs, "output": done.output}
+        data["left_out"] = selection.left_out
         if done.nothing_to_commit:
             head = gitops.head_commit(self.root)
             landed = gitops.commit_message(self.root)
@@ -1090,8 +1134,53 @@ class Run:
         data["sha"] = done.sha
         return _Produced(name, _json(data), {"sha": done.sha, "docs": docs})
 
-    def _changed(self) -> list[str]:
-        return gitops.changed_paths(self.root, exclude=EXCLUDE)
+    def _commit_selection(self) -> runfiles.Selection:
+        """What step 14 commits: tracked files the run changed and the new files that are
+        its work, never private files, by-products or a nested repository (runfiles.py).
+        With --allow-dirty, only the files the build steps say they touched."""
+        top = gitops.find_repo(self.root).toplevel.resolve()
+        tracked: set[str] = set()
+        candidates: list[str] = []
+        for name, is_tracked in gitops.changes(self.root, exclude=EXCLUDE):
+            try:
+                rel = (top / name).relative_to(self.root.resolve()).as_posix()
+            except ValueError:
+                continue
+            rel += "/" if name.endswith("/") else ""
+            candidates.append(rel)
+            if is_tracked:
+                tracked.add(rel)
+        if self.state.allow_dirty:
+            touched = set(self._dirty_run_paths())
+            candidates = [p for p in candidates if p in touched]
+        try:
+            selection = self.files.select(candidates, tracked)
+        except runfiles.NestedRepository as exc:
+            listed = ", ".join(exc.paths)
+            raise StepFailed(
+                f"the run created a git repository inside this one ({listed}). devloop never "
+                "commits a nested repository or gitlink, and never runs git inside one: its "
+                "configuration can run commands. Look at it, remove it (`rm -rf "
+                f"{exc.paths[0]}`), then `devloop resume {self.slug}`."
+            ) from None
+        self._refuse_changed_hooks(selection.paths)
+        return selection
+
+    def _refuse_changed_hooks(self, paths: list[str]) -> None:
+        """The commit runs the user's hooks, so they must be the user's: when core.hooksPath
+        points into the working tree, the run must not have changed anything there."""
+        hooks = gitops.find_repo(self.root).hooks_dir.resolve()
+        try:
+            where = hooks.relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return  # .git/hooks or outside the repository: read-only to the sandbox
+        touched = [p for p in paths if p == where or p.startswith(where.rstrip("/") + "/")]
+        if touched:
+            raise StepFailed(
+                f"the run changed files in your hooks directory ({where}, core.hooksPath): "
+                f"{', '.join(touched)}. devloop will not run hooks the model wrote. Review "
+                f"them and restore or commit them yourself, then `devloop resume {self.slug}`."
+            )
 
     def _dirty_run_paths(self) -> list[str]:
         """With --allow-dirty only the files the build steps say they touched are committed."""
@@ -1106,7 +1195,7 @@ class Run:
         return list(paths)
 
     def _smoke(self, run_id: int) -> _Produced:
-        results = checks.run_smoke(self.cfg)
+        results = checks.run_smoke(self.cfg, runner=self._check_runner())
         name = self._artifact("smoke", "json")
         report = [asdict(r) for r in results]
         failed = [r for r in results if not r.passed]
@@ -1211,6 +1300,20 @@ def commit_message(
 # ------------------------------------------------------------------ starting
 
 
+def needs_sandbox(first: int | None, stop_after: int | None) -> bool:
+    """Whether a run from step `first` (None: nothing left) reaches a step that runs
+    commands (pre-flight on) before stopping after `stop_after`."""
+    if first is None:
+        return False
+    last = stop_after if stop_after is not None else STEPS[-1].number
+    return max(first, FIRST_COMMAND) <= last
+
+
+def _first_number(state: FeatureState) -> int | None:
+    first = state.first_unfinished()
+    return first.number if first is not None else None
+
+
 def repo_head(root: Path) -> str:
     gitops.find_repo(root)  # a UsageError naming the problem when it is not a repository
     head = gitops.head_commit(root)
@@ -1280,6 +1383,9 @@ def start(
                 f"the working tree has uncommitted changes:\n{shown}{more}\n"
                 "Commit or stash them first, or pass --allow-dirty to build on top of them."
             )
+        if needs_sandbox(STEPS[0].number, options.stop_after):
+            sandbox.runner(cfg, required=True)  # no sandbox: refuse before anything is made
+        private = runfiles.private_at_start(root, exclude=EXCLUDE)
         directory = state_mod.feature_dir(root, spec.slug)
         freeze_prefix(cfg, spec, directory)  # before branching: a failure leaves no branch
         gitops.create_branch(root, branch)
@@ -1294,6 +1400,7 @@ def start(
             base_commit=head,
             budget_usd=None if options.budget_usd is None else str(options.budget_usd),
             allow_dirty=options.allow_dirty,
+            private=private,
         )
         state_mod.save(root, state)
         with Ledger.open(root) as ledger:
@@ -1332,6 +1439,9 @@ def resume(
         if state.status == "done" and options.from_step is None:
             message = f"feature '{slug}' is already done ({state.message})"
             return RunResult(slug, "already-done", message, directory)
+        first = options.from_step if options.from_step is not None else _first_number(state)
+        if needs_sandbox(first, options.stop_after):
+            sandbox.runner(cfg, required=True)  # no sandbox: refuse before anything changes
         _warn_spec_changed(state, emit)
         current = gitops.current_branch(root)
         if current != state.branch:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from devloop import checks, gitops, projection, routing, tokens
+from devloop import checks, gitops, projection, routing, sandbox, tokens
 from devloop.config import Config
 from devloop.context import section
 from devloop.schemas import BuildPlan
@@ -35,9 +35,11 @@ def run_checks(
     spent_usd: Decimal,
     prefix_tokens: int,
     route: RouteFn | None = None,
+    runner: Callable[[], sandbox.Runner] | None = None,
 ) -> list[checks.CheckResult]:
     """Every pre-flight check for the run in `state`; the step fails if any fails.
-    `route` is the run's routing decision per step (default: the rule router)."""
+    `route` is the run's routing decision per step (default: the rule router); `runner`
+    gives the run's sandbox (default: the one `cfg` makes)."""
     build = BuildPlan.from_dict(json.loads(build_plan_text))
     budget = Decimal(state.budget_usd) if state.budget_usd else None
     if budget is None and cfg.budget.feature_usd is not None:
@@ -58,7 +60,43 @@ def run_checks(
     )
     results.append(creates_check(cfg.root, build.files("create")))
     results.append(markers_check({"02-plan.md": plan_text, "05-build-plan.json": build_plan_text}))
+    results.append(sandbox_check(cfg, runner))
+    results.append(private_check(state.private))
     return results
+
+
+def sandbox_check(
+    cfg: Config, runner: Callable[[], sandbox.Runner] | None = None
+) -> checks.CheckResult:
+    """Which sandbox the build steps' commands will run in; failed when there is none and
+    the user has not opted out (the build steps refuse to start)."""
+    try:
+        made = runner() if runner is not None else sandbox.runner(cfg, required=True)
+    except sandbox.SandboxUnavailable as exc:
+        return checks.CheckResult(
+            "sandbox", False, exc.message, fix="install bubblewrap, or pass --unsandboxed"
+        )
+    if not made.sandboxed:
+        return checks.CheckResult("sandbox", True, f"OFF: {made.describe()}")
+    return checks.CheckResult("sandbox", True, made.describe())
+
+
+def private_check(private: list[str]) -> checks.CheckResult:
+    """The untracked files present when the run started: listed, never seen or committed."""
+    if not private:
+        return checks.CheckResult("private files", True, "no untracked files to keep private")
+    shown = ", ".join(private[:20]) + (
+        f" and {len(private) - 20} more" if len(private) > 20 else ""
+    )
+    return checks.CheckResult(
+        "private files",
+        True,
+        f"not seen and not committed: {shown}",
+        [
+            checks.Detail("untracked before the run: never sent to a model, never staged", p)
+            for p in private[: checks.MAX_DETAILS]
+        ],
+    )
 
 
 def branch_check(root: Path, branch: str) -> checks.CheckResult:

@@ -117,6 +117,12 @@ class FeatureState:
     message: str = ""  # why the run last stopped, for `devloop status`
     budget_usd: str | None = None  # the feature ceiling given with --budget (Decimal text)
     allow_dirty: bool = False
+    # Untracked files present when the run started: never shown to a model, never committed.
+    private: list[str] = field(default_factory=list)
+    # Where the latest run's commands ran: "bubblewrap 0.8.0", or "off (...)" when the user
+    # opted out; `unsandboxed_runs` counts the runs made without a sandbox.
+    sandbox: str | None = None
+    unsandboxed_runs: int = 0
     # Revision rounds used per gate ("plan": steps 2-4, "build-plan": steps 5-6), and the
     # findings the next revision must address.
     rounds: dict[str, int] = field(default_factory=dict)

@@ -1,35 +1,33 @@
-"""The build agent's sandbox: the text editor and command tools the model calls.
+"""The build agent's tools: the text editor and the shell the model calls.
 
 `Workspace(root, cfg).run_tool(name, tool_input)` answers one `tool_use` block with a
 `ToolResult`; `ToolResult.as_block(id)` is the `tool_result` to send back. Every problem
-(a bad path, a missing parameter, a refused or timed-out command) comes back as an
-`is_error` result the model can act on, never as an exception that ends the run.
+(a bad path, a missing parameter, a timed-out command) comes back as an `is_error` result
+the model can act on, never as an exception that ends the run.
 
 - The text editor (`str_replace_based_edit_tool`) is tools_editor.py: paths stay inside
-  the repository, `.git/`, `.devloop/` and `devloop.toml` are not writable.
-- The command tool (`bash`): what may run is tools_policy.py. Each command runs in a
-  fresh `/bin/sh -c` in the repository root, without credentials in its environment,
-  with a timeout that kills its whole process group (checks.run_command); long output
-  keeps its head and tail.
+  the repository; `.git/`, `.devloop/`, devloop.toml, the devloop table of pyproject.toml
+  and the files devloop keeps private are not writable (private ones not even readable).
+- The shell (`bash`) is a shell: each command runs in a fresh `/bin/sh -c` in the
+  repository root, inside the OS sandbox (sandbox.py), which is the boundary; a timeout
+  kills everything the command started; long output keeps its head and tail.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devloop.checks import run_command
+from devloop import sandbox
 from devloop.config import Config
 from devloop.errors import UsageError
-from devloop.redaction import redact, scrubbed_environ
+from devloop.redaction import redact
 from devloop.tools_editor import Editor, ToolError
-from devloop.tools_policy import CommandPolicy
 
 EDITOR = "str_replace_based_edit_tool"
 BASH = "bash"
-# Fixed for the model's commands: no pager waiting on a terminal, no credential prompt.
-COMMAND_ENV = {"GIT_PAGER": "cat", "PAGER": "cat", "GIT_TERMINAL_PROMPT": "0"}
 
 
 def tool_definitions(cfg: Config | None = None) -> list[dict[str, Any]]:
@@ -59,14 +57,26 @@ class ToolResult:
 
 
 class Workspace:
-    def __init__(self, root: Path | str, cfg: Config | None = None) -> None:
+    """The tools for one piece of work. `runner` runs the shell's commands (default: the
+    sandbox, required); `private` lists files (relative to the root) the model never sees."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        cfg: Config | None = None,
+        *,
+        runner: sandbox.Runner | None = None,
+        private: Collection[str] = (),
+    ) -> None:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise UsageError(f"workspace {self.root} is not a directory.")
         self.cfg = cfg or Config(root=self.root)
         self.limits = self.cfg.tools
-        self.editor = Editor(self.root, self.limits)
-        self.policy = CommandPolicy.from_config(self.cfg, self.root)
+        self.editor = Editor(self.root, self.limits, private)
+        self.runner = runner or sandbox.runner(
+            self.cfg, private=tuple(private), required=True, root=self.root
+        )
 
     def tool_definitions(self) -> list[dict[str, Any]]:
         return tool_definitions(self.cfg)
@@ -101,12 +111,8 @@ class Workspace:
         command = args.get("command")
         if not isinstance(command, str) or not command.strip():
             raise ToolError("bash needs `command` (a non-empty string), or `restart: true`")
-        refusal = self.policy.refusal(command)
-        if refusal:
-            return ToolResult(refusal, is_error=True)
         timeout = self.limits.command_timeout_s
-        env = {**scrubbed_environ(), **COMMAND_ENV}
-        run = run_command(command, self.root, timeout, env=env)
+        run = self.runner.run(command, self.root, timeout)
         output = clip(run.output, self.limits.command_output_max_chars).rstrip("\n")
         if run.timed_out:
             note = (
@@ -117,6 +123,17 @@ class Workspace:
             return ToolResult(f"{output}\n{note}" if output else note, is_error=True)
         # A failing exit is an answer (the tests failed), not a failed tool call.
         return ToolResult(f"{output or '(no output)'}\n[exit code {run.returncode}]")
+
+    def describe(self) -> str:
+        """How the shell works, for the model (the agent's rules)."""
+        return (
+            "Each bash command runs in a fresh /bin/sh in the repository root (cd and "
+            "variables do not carry over between commands), inside a sandbox: "
+            + self.runner.describe()
+            + " So commands that need the network or files outside the repository fail; "
+            "say so in your reply rather than working around it. git works for reading "
+            "(status, diff, log); .git is read-only, and devloop makes the commit."
+        )
 
 
 def clip(output: str, limit: int) -> str:

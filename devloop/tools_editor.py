@@ -1,17 +1,21 @@
 """The text editor tool (`str_replace_based_edit_tool`): view, create, str_replace, insert.
 
-Paths are relative to the repository root, or absolute inside it; anything that resolves
-outside (`..`, absolute paths, symlinks) is refused. `.git/` can be neither viewed nor
-written; `.devloop/` (devloop's own state) and `devloop.toml` (which holds the command
-policy) can be viewed but not written. Binary files are refused; files over `[tools]
-file_max_bytes` can only be viewed in parts (view_range). Lines are split at "\n" only and
-shown as "N: line"; CRLF files keep their line endings through edits.
+It runs in devloop's own process, so it enforces the sandbox's file rules itself. Paths are
+relative to the repository root, or absolute inside it; anything that resolves outside
+(`..`, absolute paths, symlinks) is refused. `.git/` can be neither viewed nor written;
+`.devloop/` (devloop's own state) and `devloop.toml` (its configuration, sandbox included)
+can be viewed but not written; pyproject.toml can be edited except its [tool.devloop] table.
+The private files (untracked files the user had before the run) are neither listed, viewed
+nor written. Binary files are refused; files over `[tools] file_max_bytes` can only be
+viewed in parts (view_range). Lines are split at "\n" only and shown as "N: line"; CRLF
+files keep their line endings through edits.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Collection
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from devloop.config import ToolsConfig
@@ -26,6 +30,7 @@ EDITOR_COMMANDS: dict[str, tuple[str, ...]] = {
 HIDDEN = ".git"  # neither viewed nor written: git's own data, which may hold credentials
 READ_ONLY_DIR = ".devloop"  # devloop's state: the model may read its plan, not rewrite it
 READ_ONLY_FILES = ("devloop.toml",)  # at the root: the model must not widen its own policy
+PYPROJECT = "pyproject.toml"  # editable, but for its [tool.devloop] table
 # Listed in a directory view but not descended into: large and never what the model wants.
 NOT_DESCENDED = frozenset(
     "__pycache__ node_modules .venv venv .tox .mypy_cache .pytest_cache .ruff_cache".split()
@@ -38,9 +43,15 @@ class ToolError(Exception):
 
 
 class Editor:
-    def __init__(self, root: Path, limits: ToolsConfig) -> None:
+    def __init__(self, root: Path, limits: ToolsConfig, private: Collection[str] = ()) -> None:
         self.root = root  # already resolved
         self.limits = limits
+        # Private paths as git lists them: files, and directories with a trailing "/".
+        self.private = frozenset(p.rstrip("/") for p in private)
+
+    def is_private(self, shown: str) -> bool:
+        path = PurePosixPath(shown)
+        return any(str(p) in self.private for p in (path, *path.parents))
 
     def run(self, args: dict[str, Any]) -> str:
         """The answer to one editor call, or a ToolError saying what to fix."""
@@ -88,8 +99,8 @@ class Editor:
                 "([tools] file_max_bytes); write a smaller file"
             )
         existed = path.exists()
-        if existed:
-            self._read_text(path, shown)  # refuses overwriting a binary or oversized file
+        old = self._read_text(path, shown) if existed else ""  # refuses binary, oversized
+        self._check_config(shown, old, text)
         path.parent.mkdir(parents=True, exist_ok=True)
         _write(path, text)
         verb = "Overwrote" if existed else "Created"
@@ -120,6 +131,7 @@ class Editor:
             )
         at = found[0]
         updated = text[:at] + new + text[at + len(old) :]
+        self._check_config(shown, text, updated)
         _write(path, updated)
         first = text.count("\n", 0, at) + 1
         last = first + new.count("\n")
@@ -150,6 +162,7 @@ class Editor:
             lines[-1] += newline  # the old last line had no newline to end it
         lines.insert(line, insert)
         updated = "".join(lines)
+        self._check_config(shown, text, updated)
         _write(path, updated)
         count = len(_lines(insert))
         return (
@@ -195,7 +208,29 @@ class Editor:
                 f"{shown} is devloop's configuration (including which commands you may run) "
                 "and is read-only to the build agent; say in your reply what should change"
             )
+        if self.is_private(shown) or (lexical and self.is_private("/".join(lexical))):
+            raise ToolError(
+                f"{shown} is one of the user's own untracked files, which devloop keeps "
+                "private: it is not shown to you and not committed. Work without it."
+            )
         return path, shown
+
+    def _check_config(self, shown: str, old: str, new: str) -> None:
+        """pyproject.toml may change, except its [tool.devloop] table (devloop's config)."""
+        if shown != PYPROJECT:
+            return
+        before, after = _devloop_table(old), _devloop_table(new)
+        if after is _INVALID:
+            raise ToolError(
+                f"{shown} would not be valid TOML after this edit, so devloop cannot tell that "
+                "its [tool.devloop] table stays the same; make the edit valid TOML"
+            )
+        if before != after:
+            raise ToolError(
+                f"{shown}: the [tool.devloop] table is devloop's configuration (including the "
+                "sandbox) and read-only to the build agent; change the rest of the file and "
+                "keep that table as it is, or say in your reply what should change"
+            )
 
     def shown(self, path: Path) -> str:
         """A path as the model should write it: relative to the root."""
@@ -265,7 +300,7 @@ class Editor:
                 return
             for child in children:
                 name = prefix + child.name
-                if child.name == HIDDEN:
+                if child.name == HIDDEN or self.is_private(self.shown(child)):
                     continue
                 if child.is_symlink():
                     entries.append(f"{name}@")
@@ -365,3 +400,18 @@ def _no_match_hint(text: str, old: str) -> str:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+_INVALID = object()
+
+
+def _devloop_table(text: str) -> Any:
+    """pyproject's [tool.devloop] table (None when absent), or _INVALID when not TOML."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return _INVALID
+    tool = data.get("tool")
+    return tool.get("devloop") if isinstance(tool, dict) else None

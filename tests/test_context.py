@@ -15,12 +15,13 @@ from devloop.llm import Request, build_params
 
 
 def make_repo(root: Path, files: int) -> Path:
-    """A git repository of `files` files: a README, a pyproject and Python modules."""
+    """A git repository of `files` tracked files: a README, a pyproject and Python modules."""
     root.mkdir(parents=True)
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     (root / "README.md").write_text("# Generated\n\nA generated project for size tests.\n")
     (root / "pyproject.toml").write_text('[project]\nname = "generated"\nversion = "0.1"\n')
     write_modules(root, files - 2)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     return root
 
 
@@ -82,8 +83,20 @@ def test_map_ignores_devloop_dir_and_is_deterministic(tmp_path):
 def test_binary_files_are_listed_not_read(tmp_path):
     repo = make_repo(tmp_path / "r", 3)
     (repo / "logo.png").write_bytes(b"\x89PNG\0\0\0" * 100)
+    subprocess.run(["git", "add", "logo.png"], cwd=repo, check=True)
     text = context.project_map(repo, 4_000)
     assert "logo.png (700 bytes)" in text and "### logo.png" not in text
+
+
+def test_untracked_files_are_never_mapped(tmp_path):
+    repo = make_repo(tmp_path / "r", 3)
+    (repo / "secret.env").write_text("TOKEN=untracked-secret-value\n")
+    (repo / "notes").mkdir()
+    (repo / "notes" / "draft.md").write_text("# my private draft\n")
+    text = context.project_map(repo, 4_000)
+    assert "README.md" in text
+    assert "secret.env" not in text and "untracked-secret-value" not in text
+    assert "notes/" not in text and "private draft" not in text
 
 
 def test_render_fills_placeholders_and_leaves_json_alone():

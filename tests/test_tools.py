@@ -1,4 +1,4 @@
-"""The build agent's sandbox: every editor command, every refusal, the command policy."""
+"""The build agent's tools: every editor command and refusal, and the shell in the sandbox."""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from devloop import checks
 from devloop import config as config_mod
 from devloop.config import Config
 from devloop.errors import ConfigError
 from devloop.tools import BASH, EDITOR, TOOL_DEFINITIONS, ToolResult, Workspace, clip
-from devloop.tools_policy import CommandPolicy, Refused, split_parts
 
 SECRET = "sk-ant-test-0123456789abcdef"
 
@@ -360,7 +358,7 @@ def test_secrets_in_files_are_redacted(repo, monkeypatch):
 # ---------------------------------------------------------------- commands
 
 
-def test_allowed_command_runs_in_the_repo_root(repo):
+def test_shell_runs_in_the_repo_root(repo):
     ws = Workspace(repo, make_cfg())
     out = ok(bash(ws, "ls src | head -5"))
     assert out == "pkg\n[exit code 0]"
@@ -374,89 +372,92 @@ def test_restart_is_accepted(repo):
     assert "fresh /bin/sh" in ok(Workspace(repo).run_tool(BASH, {"restart": True}))
 
 
-def test_disallowed_command_refused_with_the_config_hint(repo):
-    ws = Workspace(repo, make_cfg())
-    message = err(bash(ws, "touch made.txt"))
-    assert "`touch` is not an allowed command" in message
-    assert '[tools] allow_commands = ["make build"]' in message
-    assert "test: `pytest -q`" in message and "git " in message
-    assert not (repo / "made.txt").exists()
-
-
 @pytest.mark.parametrize(
-    "command",
+    ("command", "expected"),
     [
-        "ls && touch made.txt",
-        "ls; touch made.txt",
-        "ls || touch made.txt",
-        "ls | xargs touch",
-        "ls\ntouch made.txt",
-        "echo $(touch made.txt)",
-        "echo `touch made.txt`",
-        'echo "$(touch made.txt)"',
-        "echo hi > made.txt",
-        "echo hi >> made.txt",
-        "(touch made.txt)",
-        "touch made.txt &",
+        ("echo hi > made.txt && cat made.txt", "hi"),
+        ("cd src && ls", "pkg"),
+        ("(cd src/pkg; pwd)", "/src/pkg"),
+        ("python3 -c 'print(6 * 7)'", "42"),
+        ("for i in 1 2; do printf $i; done", "12"),
+        ("A=b sh -c 'echo $A'", "b"),
+        ("echo $(echo nested)", "nested"),
+        ("cat app.py | grep -c return", "2"),
     ],
 )
-def test_chaining_refused(repo, command):
-    message = err(bash(Workspace(repo, make_cfg()), command))
-    assert message.startswith("Refused") and "allow_commands" in message
-    assert not (repo / "made.txt").exists()
+def test_the_shell_is_a_shell(repo, command, expected):
+    """The OS is the boundary, so ordinary shell usage inside the repository just works."""
+    out = ok(bash(Workspace(repo, make_cfg()), command))
+    assert expected in out and out.endswith("[exit code 0]"), out
 
 
 def test_secrets_are_not_in_the_command_environment(repo, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_not_for_the_model_123")
     monkeypatch.setenv("DEVLOOP_HARMLESS", "visible")
-    ws = Workspace(repo, make_cfg(allow_commands=["printenv", "env"]))
-    for command in ("printenv", "env"):
+    monkeypatch.setenv("OLDPWD", "/home/someone")
+    monkeypatch.setenv("UNLISTED", "not passed")
+    cfg = make_cfg()
+    cfg.sandbox.env = ["DEVLOOP_HARMLESS"]
+    ws = Workspace(repo, cfg)
+    for command in ("printenv", "env", "cat /proc/1/environ /proc/self/environ | tr '\\0' '\\n'"):
         out = ok(bash(ws, command))
         assert "DEVLOOP_HARMLESS=visible" in out
         assert "ANTHROPIC_API_KEY" not in out and SECRET not in out
-        assert "GITHUB_TOKEN" not in out
+        assert "GITHUB_TOKEN" not in out and "OLDPWD" not in out and "UNLISTED" not in out
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z"  # zombie
+def _running(marker: str) -> list[int]:
+    """Host pids whose command line holds `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+def _gone_soon(marker: str, wait_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + wait_s
+    while _running(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _running(marker)
 
 
 def test_timeout_kills_the_whole_process_group(repo):
-    (repo / "spawn.sh").write_text("sleep 30 &\necho $! > child.pid\necho started\nwait\n")
-    ws = Workspace(repo, make_cfg(command_timeout_s=1.0, allow_commands=["sh spawn.sh"]))
+    (repo / "spawn.sh").write_text("sleep 31.25 &\necho started\nwait\n")
+    ws = Workspace(repo, make_cfg(command_timeout_s=1.0))
     began = time.monotonic()
     message = err(bash(ws, "sh spawn.sh"))
     assert time.monotonic() - began < 8
     assert message.startswith("started\n[timed out after 1 s")
     assert "every process it started were killed" in message
-    child = int((repo / "child.pid").read_text())
-    deadline = time.monotonic() + 5
-    while not _gone(child) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _gone(child), f"child {child} survived the timeout"
+    assert _gone_soon("31.25"), "the child survived the timeout"
 
 
 @pytest.mark.skipif(shutil.which("setsid") is None, reason="needs setsid")
-def test_child_that_left_the_group_does_not_hang(repo, monkeypatch):
-    # It keeps the output pipe open after the group is killed: stop waiting for it.
-    monkeypatch.setattr(checks, "DRAIN_S", 0.5)
-    (repo / "escape.sh").write_text("setsid sleep 30 &\necho $! > child.pid\necho started\n")
-    ws = Workspace(repo, make_cfg(command_timeout_s=1.0, allow_commands=["sh escape.sh"]))
+def test_a_child_that_left_the_group_dies_with_the_command(repo):
+    """setsid escapes the process group, not the sandbox's PID namespace."""
+    (repo / "escape.sh").write_text("setsid sleep 32.75 &\necho started\nsleep 60\n")
+    ws = Workspace(repo, make_cfg(command_timeout_s=1.0))
     began = time.monotonic()
     try:
         message = err(bash(ws, "sh escape.sh"))
         assert time.monotonic() - began < 5
         assert "timed out" in message
+        assert _gone_soon("32.75"), "the setsid child outlived the timeout"
     finally:
-        child = int((repo / "child.pid").read_text())
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child, signal.SIGKILL)
+        for pid in _running("32.75"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_background_jobs_end_with_their_command(repo):
+    ws = Workspace(repo, make_cfg())
+    assert ok(bash(ws, "(sleep 33.5 &) ; echo back")).startswith("back")
+    assert _gone_soon("33.5")
 
 
 def test_output_truncation_keeps_head_and_tail(repo):
@@ -468,110 +469,18 @@ def test_output_truncation_keeps_head_and_tail(repo):
     assert clip("short", 300) == "short"
 
 
-# ---------------------------------------------------------------- command policy
-
-
-def policy(repo: Path, **commands) -> CommandPolicy:
-    cfg = make_cfg(allow_commands=["make build", "npm run typecheck"])
-    for key, value in commands.items():
-        setattr(cfg.commands, key, value)
-    return CommandPolicy.from_config(cfg, repo)
-
-
-@pytest.mark.parametrize(
-    "command",
-    [
-        "pytest -q",  # as configured
-        "pytest tests/test_x.py -x",  # a checker: any files and flags
-        "python -m pytest -k name",  # the test command runs pytest
-        "ruff check src/pkg/mod.py",
-        "ruff  check   .",  # whitespace normalised
-        "make build",
-        "make build --jobs 2",
-        "npm run typecheck",
-        "git status",
-        "git diff HEAD~1 -- app.py",
-        "git log --oneline -5",
-        "grep -rn '/api/v1' src",  # a pattern, not a path
-        "find . -name '*.py'",
-        "ls src | grep mod | wc -l",
-        "cat app.py 2>&1 | head -3",
-        "ls >/dev/null && pwd",
-        "cat src/*.py",
-        f"cat {'/'.join(['.', 'src', 'pkg', 'mod.py'])}",
-    ],
-)
-def test_policy_allows(repo, command):
-    assert policy(repo).refusal(command) is None
-
-
-@pytest.mark.parametrize(
-    ("command", "why"),
-    [
-        ("make deploy", "`make` is not an allowed command"),
-        ("pytestx", "`pytestx` is not an allowed command"),
-        ("python -c 'import os'", "`python` is not an allowed command"),
-        ("sh -c ls", "`sh` is not an allowed command"),
-        ("A=1 ls", "`A=1` is not an allowed command"),
-        ("git push", "git may only"),
-        ("git -c core.pager=sh log", "git may only"),
-        ("git diff --output=x.patch", "`git --output=x.patch` is not allowed"),
-        ("find . -name x -delete", "find -delete is not allowed"),
-        ("find . -exec rm x", "find -exec is not allowed"),
-        ("rg --pre sh foo", "`rg --pre` is not allowed"),
-        ("sort -o out app.py", "`sort -o` is not allowed"),
-        ("uniq app.py out.txt", "uniq with an output file"),
-        ("cat /etc/passwd", "`/etc/passwd` is outside the repository"),
-        ("cat /et*/passwd", "outside the repository"),
-        ("ls ..", "`..` is outside the repository"),
-        ("cd .. && ls", "outside the repository"),
-        ("pytest --rootdir=/", "outside the repository"),
-        ("ls ~", "`~` expands"),
-        ("echo $HOME", "`$`"),
-        ("echo {a,b}", "unquoted `{`"),
-        ("cat < app.py", "redirection"),
-        ("echo 'unbalanced", "unbalanced single quote"),
-        ("", "empty"),
-    ],
-)
-def test_policy_refuses(repo, command, why):
-    message = policy(repo).refusal(command)
-    assert message is not None and why in message, message
-
-
-def test_policy_configured_command_runs_as_written(repo):
-    p = policy(repo, lint="ruff check . && ruff format --check .", smoke="test -f $HOME/x")
-    assert p.refusal("ruff check .  &&  ruff format --check .") is None
-    assert p.refusal("ruff format --check src") is None  # each part is a prefix
-    assert p.refusal("test -f $HOME/x") is None  # exact: the user's own command
-    assert p.refusal("test -f /etc/passwd") is not None
-
-
-def test_policy_symlink_argument_refused(repo, outside):
-    (repo / "link").symlink_to(outside)
-    assert "`link/secret.txt` is outside" in policy(repo).refusal("cat link/secret.txt")
-
-
-def test_split_parts_quoting():
-    words = [[w.text for w in part] for part in split_parts("""grep -e 'a b' "c\\"d" e\\ f | wc""")]
-    assert words == [["grep", "-e", "a b", 'c"d', "e f"], ["wc"]]
-    assert split_parts("ls *.py")[0][1].expands and not split_parts("ls '*.py'")[0][1].expands
-    with pytest.raises(Refused):
-        split_parts('echo "unbalanced')
-
-
 # ---------------------------------------------------------------- config
 
 
 def test_tools_config_section(tmp_path):
     (tmp_path / "devloop.toml").write_text(
-        "[tools]\nview_max_chars = 2000\ncommand_timeout_s = 30\nallow_commands = ['make build']\n"
+        "[tools]\nview_max_chars = 2000\ncommand_timeout_s = 30\n"
     )
     cfg = config_mod.load(tmp_path)
     assert cfg.tools.view_max_chars == 2000 and cfg.tools.command_timeout_s == 30.0
-    assert cfg.tools.allow_commands == ["make build"]
     assert Config().tools.file_max_bytes == 512_000
-    assert config_mod.to_dict(Config())["tools"]["allow_commands"] == []
+    with pytest.raises(ConfigError, match="'tools.allow_commands' is no longer used: .* sandbox"):
+        config_mod.parse({"tools": {"allow_commands": ["make build"]}})
     with pytest.raises(ConfigError, match="tools.view_max_chars' must be a positive"):
         config_mod.parse({"tools": {"view_max_chars": 0}})
     with pytest.raises(ConfigError, match="unknown key 'tools.allow'"):
