@@ -1,4 +1,4 @@
-"""`devloop init`: write a repository's devloop.toml, ROUTING.md and .gitignore entry."""
+"""`devloop init`: write a repository's devloop.toml, ROUTING.md and .gitignore entries."""
 
 from __future__ import annotations
 
@@ -9,18 +9,43 @@ from devloop import config as config_mod
 from devloop.errors import UsageError
 
 IGNORE_LINE = ".devloop/"
+# What each ecosystem's builds and test runs leave in the tree: ignored so no commit takes
+# them (devloop's own commit never stages them either; runfiles.py).
+PYTHON_BYPRODUCTS = ("__pycache__/", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/")
+BYPRODUCTS = {
+    "package.json": ("node_modules/",),
+    "Cargo.toml": ("target/",),
+    "pom.xml": ("target/",),
+    "build.gradle": (".gradle/", "build/"),
+    "build.gradle.kts": (".gradle/", "build/"),
+}
 
 
-def detect_commands(root: Path) -> config_mod.CommandsConfig:
-    """Lint, format and test commands for the kind of project found at `root`."""
-    commands = config_mod.CommandsConfig()
-    python = (
+def ignore_lines(root: Path) -> list[str]:
+    """The .gitignore lines `init` makes sure of: .devloop/ and the by-products of the
+    ecosystems found at `root`."""
+    lines = [IGNORE_LINE]
+    if _is_python(root):
+        lines += PYTHON_BYPRODUCTS
+    for marker, ignored in BYPRODUCTS.items():
+        if (root / marker).is_file():
+            lines += [line for line in ignored if line not in lines]
+    return lines
+
+
+def _is_python(root: Path) -> bool:
+    return (
         (root / "pyproject.toml").is_file()
         or (root / "setup.py").is_file()
         or (root / "setup.cfg").is_file()
         or any(root.glob("*.py"))
     )
-    if python:
+
+
+def detect_commands(root: Path) -> config_mod.CommandsConfig:
+    """Lint, format and test commands for the kind of project found at `root`."""
+    commands = config_mod.CommandsConfig()
+    if _is_python(root):
         commands.lint = "ruff check ."
         commands.format = "ruff format --check ."
         commands.format_fix = "ruff format ."
@@ -87,8 +112,10 @@ def init_repo(start: Path, *, force: bool = False) -> list[str]:
 
     gitignore = root / ".gitignore"
     existing = gitignore.read_text(encoding="utf-8") if gitignore.is_file() else ""
-    if IGNORE_LINE not in {line.strip() for line in existing.splitlines()}:
+    present = {line.strip() for line in existing.splitlines()}
+    missing = [line for line in ignore_lines(root) if line not in present]
+    if missing:
         prefix = "" if not existing or existing.endswith("\n") else "\n"
-        gitignore.write_text(existing + prefix + IGNORE_LINE + "\n", encoding="utf-8")
-        done.append(f"added {IGNORE_LINE} to {gitignore}")
+        gitignore.write_text(existing + prefix + "\n".join(missing) + "\n", encoding="utf-8")
+        done.append(f"added {', '.join(missing)} to {gitignore}")
     return done

@@ -205,7 +205,7 @@ class Editor:
             )
         if write and shown in READ_ONLY_FILES:
             raise ToolError(
-                f"{shown} is devloop's configuration (including which commands you may run) "
+                f"{shown} is devloop's configuration (including the sandbox your commands run in) "
                 "and is read-only to the build agent; say in your reply what should change"
             )
         if self.is_private(shown) or (lexical and self.is_private("/".join(lexical))):

@@ -83,6 +83,50 @@ def run_devloop():
     return run
 
 
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A directory next to the repository (another project) holding a secret."""
+    target = tmp_path / "outside"
+    target.mkdir()
+    (target / "secret.txt").write_text("OUTSIDE-SECRET\n")
+    return target
+
+
+@pytest.fixture
+def listener():
+    """A TCP server on the host's 127.0.0.1: (port, the connections it accepted)."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[object] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield server.getsockname()[1], accepted
+    server.close()
+
+
+def running(marker: str) -> list[int]:
+    """Host pids whose command line holds `marker` (a process that must be gone)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 

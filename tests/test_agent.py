@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from calc_project import ADD_MUL, CALC, MUL_TEST, RUFF, TEST, TESTS, WRONG_MUL, edit
+from calc_project import ADD_MUL, CALC, MUL_TEST, RUFF, TEST, TESTS, WRONG_MUL, edit, write_calc
 from conftest import git
 
 from devloop import agent, config
@@ -62,13 +62,7 @@ def mul_task(files=(("src/calc.py", "modify"),), tests=("tests/test_calc.py",)) 
 
 @pytest.fixture
 def project(git_repo: Path) -> Path:
-    (git_repo / "devloop.toml").write_text(CONFIG)
-    (git_repo / ".gitignore").write_text(".devloop/\n__pycache__/\n")
-    (git_repo / "src").mkdir()
-    (git_repo / "src" / "calc.py").write_text(CALC)
-    (git_repo / "tests").mkdir()
-    (git_repo / "tests" / "__init__.py").write_text("")
-    (git_repo / "tests" / "test_calc.py").write_text(TESTS)
+    write_calc(git_repo, "devloop.toml", CONFIG, ".devloop/\n__pycache__/\n")
     git(git_repo, "add", "-A")
     git(git_repo, "commit", "-qm", "chore: calc")
     return git_repo

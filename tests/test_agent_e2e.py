@@ -11,7 +11,18 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from calc_project import ADD_MUL, CALC, MUL_TEST, PY, RUFF, TEST, TESTS, WRONG_MUL, edit
+from calc_project import (
+    ADD_MUL,
+    MUL_TEST,
+    PY,
+    RUFF,
+    TEST,
+    TESTS,
+    WRONG_MUL,
+    edit,
+    plan_phase,
+    write_calc,
+)
 from conftest import git
 
 from devloop.sim import SimServer
@@ -29,52 +40,11 @@ scope = "calc"
 
 Add `mul(a, b)` to src/calc.py, next to `add()`, returning the product.
 """
-PLAN = """## Approach
-Add one function and its test.
-
-## Integration Contract
-### Interfaces
-- `mul(a, b) -> number` in src/calc.py
-### Files
-- src/calc.py, tests/test_calc.py
-### Invariants
-- add() is unchanged
-"""
-PASS = {"verdict": "pass", "findings": []}
-
-
-def build_plan(files: list[dict]) -> dict:
-    return {
-        "summary": "Add mul().",
-        "tasks": [
-            {
-                "id": "T1",
-                "title": "Add mul",
-                "description": "Add mul(a, b) to src/calc.py, with a test.",
-                "files": files,
-                "acceptance": ["mul(2, 3) == 6"],
-                "tests": ["tests/test_calc.py"],
-            }
-        ],
-    }
-
-
 BOTH = [
     {"path": "src/calc.py", "action": "modify"},
     {"path": "tests/test_calc.py", "action": "modify"},
 ]
 CODE_ONLY = BOTH[:1]
-
-
-def plan_phase(files: list[dict]) -> dict:
-    return {
-        "research": [{"text": "## Relevant code\n- src/calc.py: add()"}],
-        "plan": [{"text": PLAN}],
-        "validate-requirements": [{"json": PASS}],
-        "validate-integration": [{"json": PASS}],
-        "build-plan": [{"json": build_plan(files)}],
-        "double-check": [{"json": PASS}],
-    }
 
 
 NO_FINDINGS = {
@@ -91,13 +61,7 @@ DOCS = {
 
 @pytest.fixture
 def repo(git_repo: Path) -> Path:
-    (git_repo / "devloop.toml").write_text(CONFIG)
-    (git_repo / ".gitignore").write_text(".devloop/\n__pycache__/\n")
-    (git_repo / "src").mkdir()
-    (git_repo / "src" / "calc.py").write_text(CALC)
-    (git_repo / "tests").mkdir()
-    (git_repo / "tests" / "__init__.py").write_text("")
-    (git_repo / "tests" / "test_calc.py").write_text(TESTS)
+    write_calc(git_repo, "devloop.toml", CONFIG, ".devloop/\n__pycache__/\n")
     (git_repo / "specs").mkdir()
     (git_repo / "specs" / "mul.md").write_text(SPEC)
     git(git_repo, "add", "-A")

@@ -18,7 +18,14 @@ def test_init_python_project(git_repo, run_devloop):
     assert data["commands"]["format"] == "ruff format --check ."
     assert "pytest" in data["commands"]["test"]
     assert data["models"]["frontier"] == "claude-opus-5-5"
-    assert (git_repo / ".gitignore").read_text().splitlines() == ["*.pyc", ".devloop/"]
+    assert (git_repo / ".gitignore").read_text().splitlines() == [
+        "*.pyc",
+        ".devloop/",
+        "__pycache__/",
+        ".pytest_cache/",
+        ".mypy_cache/",
+        ".ruff_cache/",
+    ]
 
     cfg = config_mod.load(git_repo)
     assert cfg.commands.lint == "ruff check ."
@@ -56,3 +63,12 @@ def test_init_gitignore_entry_not_duplicated(git_repo, run_devloop):
     (git_repo / ".gitignore").write_text(".devloop/\n")
     assert run_devloop(git_repo, "init").returncode == 0
     assert (git_repo / ".gitignore").read_text() == ".devloop/\n"
+
+
+def test_init_ignores_the_by_products_of_the_ecosystems_it_finds(git_repo, run_devloop):
+    (git_repo / "package.json").write_text('{"scripts": {"test": "jest"}}')
+    (git_repo / "Cargo.toml").write_text('[package]\nname = "x"\n')
+    (git_repo / ".gitignore").write_text("target/\n")
+    assert run_devloop(git_repo, "init").returncode == 0
+    lines = (git_repo / ".gitignore").read_text().splitlines()
+    assert lines == ["target/", ".devloop/", "node_modules/"]

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import running
 
 from devloop import config as config_mod
 from devloop.config import Config
@@ -33,14 +34,6 @@ def repo(tmp_path: Path) -> Path:
     (root / ".devloop").mkdir()
     (root / ".devloop" / "plan.md").write_text("# plan\n")
     return root
-
-
-@pytest.fixture
-def outside(tmp_path: Path) -> Path:
-    target = tmp_path / "outside"
-    target.mkdir()
-    (target / "secret.txt").write_text("do not read\n")
-    return target
 
 
 def make_cfg(**tools) -> Config:
@@ -315,7 +308,7 @@ def test_symlink_escape_refused(repo, outside):
         edit(ws, command="insert", path="link.txt", insert_line=0, insert_text="x")
     )
     assert not (outside / "new.txt").exists()
-    assert (outside / "secret.txt").read_text() == "do not read\n"
+    assert (outside / "secret.txt").read_text() == "OUTSIDE-SECRET\n"
     assert "link.txt@" in ok(edit(ws, command="view", path=".")).splitlines()
 
 
@@ -407,23 +400,11 @@ def test_secrets_are_not_in_the_command_environment(repo, monkeypatch):
         assert "GITHUB_TOKEN" not in out and "OLDPWD" not in out and "UNLISTED" not in out
 
 
-def _running(marker: str) -> list[int]:
-    """Host pids whose command line holds `marker`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            if marker.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-    return found
-
-
 def _gone_soon(marker: str, wait_s: float = 5.0) -> bool:
     deadline = time.monotonic() + wait_s
-    while _running(marker) and time.monotonic() < deadline:
+    while running(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return not _running(marker)
+    return not running(marker)
 
 
 def test_timeout_kills_the_whole_process_group(repo):
@@ -449,7 +430,7 @@ def test_a_child_that_left_the_group_dies_with_the_command(repo):
         assert "timed out" in message
         assert _gone_soon("32.75"), "the setsid child outlived the timeout"
     finally:
-        for pid in _running("32.75"):
+        for pid in running("32.75"):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
