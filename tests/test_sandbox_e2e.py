@@ -228,7 +228,8 @@ def test_every_attack_is_contained_and_the_commit_holds_only_the_work(world, lis
 
     # The conftest ran in steps 8, 12 and 15 and found nothing to take.
     evidence = (repo / "__pycache__" / "evidence.txt").read_text().splitlines()
-    assert len(evidence) >= 3, evidence
+    # one line per test run: step 8's task check, step 12, step 15's smoke and quick tests
+    assert len(evidence) == 4, evidence
     for line in evidence:
         assert line == (
             "{'env': False, 'proc': [], 'outside': False, 'hooks': False, 'home': False, "
