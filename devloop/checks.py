@@ -24,6 +24,7 @@ import shlex
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -597,8 +598,8 @@ def preflight(
     env: Mapping[str, str] | None = None,
     plan_files: Sequence[str | Path] = (),
     require_clean: bool = False,
-    budget_left_usd: float | None = None,
-    estimated_usd: float | None = None,
+    budget_left_usd: Decimal | None = None,
+    estimated_usd: Decimal | None = None,
 ) -> list[CheckResult]:
     """What can be known before a feature run starts. Standalone (`devloop check
     preflight`) this is: a git repository, the configured tools on PATH, an API key or base
@@ -704,7 +705,7 @@ def _clean_check(cfg: Config) -> CheckResult:
     return CheckResult("clean tree", True, "no uncommitted changes to tracked files")
 
 
-def _budget_check(left_usd: float, estimated_usd: float | None) -> CheckResult:
+def _budget_check(left_usd: Decimal, estimated_usd: Decimal | None) -> CheckResult:
     if left_usd <= 0:
         return CheckResult("budget", False, f"no budget left (${left_usd:.2f})")
     if estimated_usd is not None and estimated_usd > left_usd:

@@ -13,6 +13,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +50,18 @@ class EndpointsConfig:
     light: str = ""
 
 
+MISMATCH_POLICIES = ("auto", "warn", "fail")
+
+
 @dataclass
 class ApiConfig:
     max_retries: int = 2
     timeout_s: float = 600.0
     attribution_headers: bool = True  # X-Devloop-Feature / X-Devloop-Step on every request
+    # A served model other than the one asked for: "warn" and go on, "fail" (exit 4), or
+    # "auto": fail when the served model has no price (the budget can no longer be kept).
+    on_model_mismatch: str = "auto"
+    max_continuations: int = 3  # a paused turn (stop_reason pause_turn) is continued this often
 
 
 @dataclass
@@ -80,9 +88,11 @@ class CommandsConfig:
 
 @dataclass
 class BudgetConfig:
-    feature_usd: float | None = None
-    step_usd: float | None = None
-    steps: dict[str, float] = field(default_factory=dict)  # step -> ceiling override
+    """USD ceilings, exact: TOML numbers become Decimals from their written digits."""
+
+    feature_usd: Decimal | None = None
+    step_usd: Decimal | None = None
+    steps: dict[str, Decimal] = field(default_factory=dict)  # step -> ceiling override
 
 
 @dataclass
@@ -272,7 +282,13 @@ def _build(cls: type, data: Any, where: str, path: str) -> Any:
 
 
 def _type_name(tp: Any) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        Decimal: "an amount in USD",
+        bool: "true or false",
+    }
     if tp in names:
         return names[tp]
     origin = typing.get_origin(tp)
@@ -323,6 +339,16 @@ def _convert(tp: Any, value: Any, where: str, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise wrong()
         return float(value)
+    if tp is Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise wrong()
+        try:
+            amount = Decimal(str(value).strip().lstrip("$"))  # the digits as written
+        except InvalidOperation:
+            raise wrong() from None
+        if not amount.is_finite():
+            raise ConfigError(f"{where}: '{path}' must be a finite amount of USD, not {value!r}.")
+        return amount
     if tp is str:
         if not isinstance(value, str):
             raise wrong()
@@ -397,6 +423,15 @@ def _validate(cfg: Config, where: str, prefix: str) -> None:
     _validate_loop(cfg, where, prefix)
     _validate_agent(cfg, where, prefix)
     _validate_sandbox(cfg, where, prefix)
+    _choice(
+        cfg.api.on_model_mismatch,
+        MISMATCH_POLICIES,
+        "model-mismatch policy",
+        where,
+        f"{prefix}api.on_model_mismatch",
+    )
+    if cfg.api.max_continuations < 0:
+        raise ConfigError(f"{where}: '{prefix}api.max_continuations' must be 0 or more.")
     if not 0 <= cfg.routing.low_threshold <= cfg.routing.high_threshold <= 1:
         raise ConfigError(
             f"{where}: '{prefix}routing.low_threshold' and 'high_threshold' must satisfy"

@@ -179,11 +179,9 @@ def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> 
     cost = projection.total(items, "cost_usd")
     baseline = projection.total(items, "baseline_usd")
     results = checks.preflight(cfg)
-    ceiling = budget_usd
-    if ceiling is None and cfg.budget.feature_usd is not None:
-        ceiling = Decimal(str(cfg.budget.feature_usd))
+    ceiling = budget_usd if budget_usd is not None else cfg.budget.feature_usd
     if ceiling is not None and cost is not None:
-        priced = checks.preflight(cfg, budget_left_usd=float(ceiling), estimated_usd=float(cost))
+        priced = checks.preflight(cfg, budget_left_usd=ceiling, estimated_usd=cost)
         results += [r for r in priced if r.name == "budget"]
     from devloop import preflight, runfiles
     from devloop.state import DEVLOOP_DIR

@@ -122,6 +122,12 @@ class CallRecord:
     retries: int = 0
     escalated_from: int | None = None  # id of the call this one escalates from
     created_at: datetime | None = None  # default: now (UTC)
+    same_usage_baseline_usd: Decimal | None = None  # this usage at frontier rates
+    cache_shape: Mapping[str, Any] | None = None  # what the prompt cache saw (baseline.py)
+    request_sha256: str | None = None
+    transcript: str | None = None  # file name in the feature's transcripts/
+    reservation_id: int | None = None
+    started_at: datetime | None = None  # when the request was sent
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,64 @@ class Spend:
 
 
 @dataclass(frozen=True)
+class Committed:
+    """What counts against a ceiling (pico-USD), and whether an unpriced call that no
+    person settled makes the ceiling impossible to keep."""
+
+    pico: int
+    calls_pico: int
+    open_pico: int  # open reservations at their worst case
+    open_count: int
+    by_hand_pico: int
+    unpriced: int  # unpriced calls not settled by hand
+
+
+@dataclass(frozen=True)
+class Refusal:
+    scope: str  # "feature" or "step"
+    ceiling_pico: int
+    held: Committed
+    unpriced: bool  # refused because an unpriced call makes the ceiling unknowable
+
+
+@dataclass(frozen=True)
+class Reservation:
+    id: int | None
+    worst_pico: int | None
+    refused: Refusal | None = None
+
+
+@dataclass(frozen=True)
+class OpenReservation:
+    id: int
+    feature: str
+    step_key: str
+    step_run_id: int | None
+    model: str
+    worst_pico: int | None
+    pid: int | None
+    host: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class CallShape:
+    """A recorded call as the counterfactual baseline replays it."""
+
+    id: int
+    started_at: str
+    shape: dict[str, Any]
+    prompt_tokens: int  # input + cache writes + cache reads, as billed
+
+
+@dataclass(frozen=True)
+class ReusableCall:
+    id: int
+    transcript: str
+    step_run_id: int
+
+
+@dataclass(frozen=True)
 class CallGroup:
     """Calls aggregated by (feature, step, tier, served model, baseline model)."""
 
@@ -221,6 +285,8 @@ class CallGroup:
     output_tokens: int
     cost_pico: int  # over calls with a known cost
     baseline_pico: int  # over calls with a known cost and a known baseline
+    same_usage_baseline_pico: int = 0  # the same, for the same-usage baseline
+    same_usage_unpriced_calls: int = 0  # cost known, same-usage baseline NULL
 
 
 @dataclass(frozen=True)
@@ -415,7 +481,49 @@ MIGRATIONS: list[tuple[str, ...]] = [
     (  # 2: the sandbox each step run's commands ran in ("bubblewrap 0.8.0", "off (...)")
         "ALTER TABLE step_runs ADD COLUMN sandbox TEXT",
     ),
+    (  # 3: cost truth: the counterfactual baseline, reservations, reuse of recorded answers
+        "ALTER TABLE calls ADD COLUMN same_usage_baseline_pico INTEGER"
+        " CHECK (same_usage_baseline_pico IS NULL OR same_usage_baseline_pico >= 0)",
+        "ALTER TABLE calls ADD COLUMN cache_json TEXT",  # what the prompt cache saw (baseline.py)
+        "ALTER TABLE calls ADD COLUMN request_sha256 TEXT",
+        "ALTER TABLE calls ADD COLUMN transcript TEXT",  # the exchange's file in transcripts/
+        "ALTER TABLE calls ADD COLUMN reservation_id INTEGER",
+        "ALTER TABLE calls ADD COLUMN started_at TEXT",  # when the request was sent
+        # Rows recorded before this version have only the same-usage baseline: it stays
+        # their baseline, and is copied where the new column expects it.
+        "DROP TRIGGER calls_no_update",
+        "UPDATE calls SET same_usage_baseline_pico = baseline_pico",
+        """CREATE TRIGGER calls_no_update BEFORE UPDATE ON calls
+           BEGIN SELECT RAISE(ABORT, 'calls is append-only: a call row is never updated'); END""",
+        "CREATE INDEX calls_request ON calls(feature, step_key, request_sha256)",
+        """CREATE TABLE reservations (
+            id INTEGER PRIMARY KEY,
+            feature TEXT NOT NULL REFERENCES features(slug),
+            step_key TEXT NOT NULL,
+            step_run_id INTEGER REFERENCES step_runs(id),
+            model TEXT NOT NULL,
+            worst_pico INTEGER CHECK (worst_pico IS NULL OR worst_pico >= 0),
+            status TEXT NOT NULL,
+            pid INTEGER,
+            host TEXT,
+            created_at TEXT NOT NULL,
+            settled_at TEXT,
+            call_id INTEGER REFERENCES calls(id),
+            settled_pico INTEGER CHECK (settled_pico IS NULL OR settled_pico >= 0),
+            note TEXT
+        )""",
+        "CREATE INDEX reservations_open ON reservations(feature, status)",
+        """CREATE TABLE reuses (
+            call_id INTEGER PRIMARY KEY REFERENCES calls(id),
+            step_run_id INTEGER REFERENCES step_runs(id),
+            created_at TEXT NOT NULL
+        )""",
+    ),
 ]
+# Reservation states: a call in flight holds its worst case against the ceilings until it
+# settles (the call row is written), is released (no response: not billed), or a person
+# settles it by hand after a crash left it open.
+RESERVED, SETTLED, RELEASED, SETTLED_BY_HAND = "open", "settled", "released", "settled by hand"
 
 
 def schema_version() -> int:
@@ -790,58 +898,170 @@ class Ledger:
 
     # -------------------------------------------------------------- calls
 
-    def record_call(self, call: CallRecord) -> int:
-        """Append one call row in its own transaction; returns its id. Never updated."""
-        if not isinstance(call.outcome, str) or not call.outcome.strip():
-            raise ValueError(f"a call needs an outcome, e.g. one of {', '.join(CALL_OUTCOMES)}")
-        if call.attempt < 1 or call.retries < 0:
-            raise ValueError("attempt starts at 1 and retries cannot be negative")
-        usage = usage_columns(call.usage)
-        cost = _optional_pico(call.cost_usd, "cost_usd")
-        baseline = _optional_pico(call.baseline_usd, "baseline_usd")
-        created = _stamp(call.created_at) if call.created_at else _now()
-        row = (
-            call.feature,
-            call.step_key,
-            call.step_run_id,
-            call.attempt,
-            call.tier,
-            call.requested_model,
-            call.served_model,
-            usage.input_tokens,
-            usage.cache_write_5m_tokens,
-            usage.cache_write_1h_tokens,
-            usage.cache_creation_input_tokens,
-            usage.cache_read_input_tokens,
-            usage.output_tokens,
-            usage.thinking_tokens,
-            usage.service_tier,
-            usage.inference_geo,
-            usage.speed,
-            usage.web_search_requests,
-            usage.web_fetch_requests,
-            json.dumps(dict(call.usage), sort_keys=True, default=str),
-            cost,
-            baseline,
-            call.baseline_model,
-            call.price_version,
-            call.latency_ms,
-            call.stop_reason,
-            call.request_id,
-            call.outcome,
-            call.retries,
-            call.escalated_from,
-            created,
-        )
+    def record_call(self, call: CallRecord, *, release: bool = False) -> int:
+        """Append one call row in its own transaction; returns its id. Never updated.
+        The call's reservation, if any, is settled by it (or, with `release`, released:
+        a request that got no response is not billed) in the same transaction."""
+        row = _call_row(call)
 
         def write(conn: sqlite3.Connection) -> int:
             # The feature row is created on demand: losing a billed call because the
             # caller forgot ensure_feature() would be worse than an untitled feature.
-            self._touch_feature(conn, call.feature, created)
-            cur = conn.execute(INSERT_CALL, row)
-            return int(cur.lastrowid)
+            self._touch_feature(conn, call.feature, row["created_at"])
+            cur = conn.execute(INSERT_CALL, [row[name] for name in CALL_FIELDS])
+            call_id = int(cur.lastrowid)
+            if call.reservation_id is not None:
+                status = RELEASED if release else SETTLED
+                conn.execute(
+                    "UPDATE reservations SET status = ?, settled_at = ?, call_id = ?"
+                    " WHERE id = ? AND status = ?",
+                    (status, row["created_at"], call_id, call.reservation_id, RESERVED),
+                )
+            return call_id
 
         return self._write(write)
+
+    # ------------------------------------------------------- reservations
+
+    def reserve(
+        self,
+        feature: str,
+        step_key: str,
+        model: str,
+        worst_usd: Decimal | None,
+        *,
+        step_run_id: int | None = None,
+        ceilings: Mapping[str, Decimal | None] | None = None,
+    ) -> Reservation:
+        """Hold a call's worst case against the ceilings before it is sent, in one
+        transaction that sees every other reservation of the feature (other threads, other
+        processes). `ceilings`: {"feature": USD, "step": USD}, None for none. Returns the
+        reservation, or one with `refused` set (nothing written) when it does not fit."""
+        import os
+        import socket
+
+        worst = None if worst_usd is None else usd_to_pico(worst_usd)
+        limits = {k: usd_to_pico(v) for k, v in (ceilings or {}).items() if v is not None}
+
+        def write(conn: sqlite3.Connection) -> Reservation:
+            now = _now()
+            self._touch_feature(conn, feature, now)
+            for scope, ceiling in limits.items():
+                step = step_key if scope == "step" else None
+                held = _committed(conn, feature, step)
+                if held.unpriced:
+                    return Reservation(None, worst, refused=Refusal(scope, ceiling, held, True))
+                if worst is None or held.pico + worst > ceiling:
+                    return Reservation(None, worst, refused=Refusal(scope, ceiling, held, False))
+            cur = conn.execute(
+                "INSERT INTO reservations (feature, step_key, step_run_id, model, worst_pico,"
+                " status, pid, host, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (feature, step_key, step_run_id, model, worst, RESERVED, os.getpid(),
+                 socket.gethostname(), now),
+            )  # fmt: skip
+            return Reservation(int(cur.lastrowid), worst)
+
+        return self._write(write)
+
+    def committed(self, feature: str, step_key: str | None = None) -> Committed:
+        """What counts against a ceiling: priced calls, open reservations at their worst
+        case, and what a person settled by hand."""
+        with self._lock:
+            try:
+                return _committed(self.connection, feature, step_key)
+            except sqlite3.Error as exc:
+                raise LedgerError(self._database_error(exc)) from None
+
+    def committed_usd(self, feature: str, step_key: str | None = None) -> Decimal:
+        return pico_to_usd(self.committed(feature, step_key).pico)
+
+    def open_reservations(self, feature: str | None = None) -> list[OpenReservation]:
+        """Reservations not settled (calls in flight, or cut off by a crash), oldest first."""
+        where, params = ("AND feature = ?", (feature,)) if feature is not None else ("", ())
+        rows = self._read(
+            "SELECT id, feature, step_key, step_run_id, model, worst_pico, pid, host,"
+            f" created_at FROM reservations WHERE status = ? {where} ORDER BY id",
+            (RESERVED, *params),
+        )
+        return [OpenReservation(*row) for row in rows]
+
+    def settle_by_hand(self, reservation_id: int, usd: Decimal, note: str = "") -> None:
+        """A person says what an unsettled call cost (0 when it was never billed)."""
+        pico = usd_to_pico(usd)
+        if pico < 0:
+            raise ValueError("a settled amount cannot be negative")
+
+        def write(conn: sqlite3.Connection) -> None:
+            cur = conn.execute(
+                "UPDATE reservations SET status = ?, settled_pico = ?, settled_at = ?, note = ?"
+                " WHERE id = ? AND status = ?",
+                (SETTLED_BY_HAND, pico, _now(), note or None, reservation_id, RESERVED),
+            )
+            if cur.rowcount == 0:
+                raise LedgerError(
+                    f"{self.path}: no unsettled call {reservation_id} (see `devloop cost "
+                    "--unsettled`)."
+                )
+
+        self._write(write)
+
+    def settle_unpriced_by_hand(self, call_id: int, usd: Decimal, note: str = "") -> None:
+        """A person says what an unpriced call cost, so a ceiling can be kept again."""
+        pico = usd_to_pico(usd)
+        rows = self._read("SELECT feature, step_key, cost_pico FROM calls WHERE id = ?", (call_id,))
+        if not rows or rows[0][2] is not None:
+            raise LedgerError(f"{self.path}: call {call_id} is not an unpriced call.")
+
+        def write(conn: sqlite3.Connection) -> None:
+            now = _now()
+            conn.execute(
+                "INSERT INTO reservations (feature, step_key, model, worst_pico, status,"
+                " created_at, settled_at, call_id, settled_pico, note)"
+                " VALUES (?, ?, '', NULL, ?, ?, ?, ?, ?, ?)",
+                (rows[0][0], rows[0][1], SETTLED_BY_HAND, now, now, call_id, pico, note or None),
+            )
+
+        self._write(write)
+
+    # ------------------------------------------------ counterfactual, reuse
+
+    def call_shapes(self, feature: str) -> list[CallShape]:
+        """The feature's answered calls with what their prompt cache saw, in send order."""
+        rows = self._read(
+            "SELECT id, started_at, created_at, cache_json, input_tokens,"
+            " cache_creation_input_tokens, cache_read_input_tokens FROM calls"
+            " WHERE feature = ? AND cache_json IS NOT NULL ORDER BY started_at, id",
+            (feature,),
+        )
+        return [
+            CallShape(row[0], row[1] or row[2], _loads(row[3]) or {}, row[4] + row[5] + row[6])
+            for row in rows
+        ]
+
+    def reusable_call(
+        self, feature: str, step_key: str, request_sha256: str
+    ) -> ReusableCall | None:
+        """A call answered for this exact request whose step run was cut off before the
+        step was marked done, and not reused yet: its answer can be used instead of buying
+        it again."""
+        rows = self._read(
+            "SELECT c.id, c.transcript, c.step_run_id FROM calls c"
+            " JOIN step_runs r ON r.id = c.step_run_id"
+            " LEFT JOIN reuses u ON u.call_id = c.id"
+            " WHERE c.feature = ? AND c.step_key = ? AND c.request_sha256 = ?"
+            " AND c.transcript IS NOT NULL AND c.outcome IN ('ok', 'model_mismatch')"
+            " AND r.status = 'interrupted' AND u.call_id IS NULL ORDER BY c.id DESC LIMIT 1",
+            (feature, step_key, request_sha256),
+        )
+        return ReusableCall(*rows[0]) if rows else None
+
+    def mark_reused(self, call_id: int, step_run_id: int | None) -> None:
+        self._write(
+            lambda conn: conn.execute(
+                "INSERT INTO reuses (call_id, step_run_id, created_at) VALUES (?, ?, ?)",
+                (call_id, step_run_id, _now()),
+            )
+        )
 
     def spend(self, feature: str, step_key: str | None = None) -> Spend:
         """Money spent on a feature (or one of its steps) so far."""
@@ -875,7 +1095,9 @@ class Ledger:
             " COALESCE(SUM(cache_write_5m_tokens), 0), COALESCE(SUM(cache_write_1h_tokens), 0),"
             " SUM(cache_read_input_tokens), SUM(output_tokens),"
             " COALESCE(SUM(cost_pico), 0),"
-            " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN baseline_pico END), 0)"
+            " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN baseline_pico END), 0),"
+            " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN same_usage_baseline_pico END), 0),"
+            " SUM(cost_pico IS NOT NULL AND same_usage_baseline_pico IS NULL)"
             f" FROM calls {where}"
             " GROUP BY feature, step_key, tier, served_model, requested_model, baseline_model",
             params,
@@ -973,44 +1195,120 @@ class Ledger:
 
     def import_feature(self, source: Path, slug: str) -> None:
         """Copy feature `slug` with its step runs and calls from the ledger at `source` (an
-        A/B arm's) into this one, under new row ids. Refused when this ledger has it."""
+        A/B arm's) into this one, under new row ids (links rewritten by column name).
+        Refused when this ledger has it. Reservations stay in the arm's ledger."""
         if self.feature(slug) is not None:
             raise LedgerError(f"{self.path}: already has a feature '{slug}'; not importing it.")
         with Ledger(source, create=False) as other:
             feature = other._read(
-                "SELECT slug, title, spec_path, branch, status, budget_pico, tag, created_at,"
-                " updated_at FROM features WHERE slug = ?",
-                (slug,),
+                f"SELECT {self._FEATURE_COLUMNS} FROM features WHERE slug = ?", (slug,)
             )
-            runs = other._read(f"SELECT {_RUN_COLUMNS} FROM step_runs WHERE feature = ?", (slug,))
+            runs = other._read(
+                f"SELECT id, {', '.join(RUN_FIELDS)} FROM step_runs WHERE feature = ?", (slug,)
+            )
             calls = other._read(
-                f"SELECT id, {_CALL_COLUMNS} FROM calls WHERE feature = ? ORDER BY id", (slug,)
+                f"SELECT id, {', '.join(CALL_FIELDS)} FROM calls WHERE feature = ? ORDER BY id",
+                (slug,),
             )
         if not feature:
             raise LedgerError(f"{source}: no feature '{slug}' to import.")
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT INTO features (slug, title, spec_path, branch, status, budget_pico, tag,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO features ({self._FEATURE_COLUMNS}) VALUES"
+                f" ({', '.join('?' * len(feature[0]))})",
                 feature[0],
             )
             run_ids: dict[int, int] = {}
             for old_id, *values in runs:
-                cur = conn.execute(
-                    f"INSERT INTO step_runs ({_RUN_COLUMNS.split(', ', 1)[1]}) VALUES"
-                    f" ({', '.join('?' * len(values))})",
-                    values,
-                )
+                cur = conn.execute(INSERT_RUN, values)
                 run_ids[old_id] = int(cur.lastrowid)
             call_ids: dict[int, int] = {}
             for old_id, *values in calls:
-                values[2] = run_ids.get(values[2]) if values[2] is not None else None
-                values[29] = call_ids.get(values[29]) if values[29] is not None else None
-                cur = conn.execute(INSERT_CALL, values)
+                row = dict(zip(CALL_FIELDS, values, strict=True))
+                run = row["step_run_id"]
+                row["step_run_id"] = run_ids.get(run) if run is not None else None
+                parent = row["escalated_from"]
+                row["escalated_from"] = call_ids.get(parent) if parent is not None else None
+                row["reservation_id"] = None
+                cur = conn.execute(INSERT_CALL, [row[name] for name in CALL_FIELDS])
                 call_ids[old_id] = int(cur.lastrowid)
 
         self._write(write)
+
+
+def _committed(conn: sqlite3.Connection, feature: str, step_key: str | None) -> Committed:
+    step = " AND step_key = ?" if step_key is not None else ""
+    params: tuple = (feature, step_key) if step_key is not None else (feature,)
+    calls_pico, unpriced = conn.execute(
+        "SELECT COALESCE(SUM(cost_pico), 0),"
+        " SUM(cost_pico IS NULL AND outcome NOT LIKE 'api_error%' AND id NOT IN"
+        "  (SELECT call_id FROM reservations WHERE status = ? AND call_id IS NOT NULL))"
+        f" FROM calls WHERE feature = ?{step}",
+        (SETTLED_BY_HAND, *params),
+    ).fetchone()
+    open_pico, open_count = conn.execute(
+        "SELECT COALESCE(SUM(worst_pico), 0), COUNT(*) FROM reservations"
+        f" WHERE status = ? AND feature = ?{step}",
+        (RESERVED, *params),
+    ).fetchone()
+    (by_hand,) = conn.execute(
+        "SELECT COALESCE(SUM(settled_pico), 0) FROM reservations"
+        f" WHERE status = ? AND feature = ?{step}",
+        (SETTLED_BY_HAND, *params),
+    ).fetchone()
+    total = calls_pico + open_pico + by_hand
+    return Committed(total, calls_pico, open_pico, open_count, by_hand, unpriced or 0)
+
+
+def _call_row(call: CallRecord) -> dict[str, Any]:
+    """A CallRecord as the calls table's columns, checked."""
+    if not isinstance(call.outcome, str) or not call.outcome.strip():
+        raise ValueError(f"a call needs an outcome, e.g. one of {', '.join(CALL_OUTCOMES)}")
+    if call.attempt < 1 or call.retries < 0:
+        raise ValueError("attempt starts at 1 and retries cannot be negative")
+    usage = usage_columns(call.usage)
+    return {
+        "feature": call.feature,
+        "step_key": call.step_key,
+        "step_run_id": call.step_run_id,
+        "attempt": call.attempt,
+        "tier": call.tier,
+        "requested_model": call.requested_model,
+        "served_model": call.served_model,
+        "input_tokens": usage.input_tokens,
+        "cache_write_5m_tokens": usage.cache_write_5m_tokens,
+        "cache_write_1h_tokens": usage.cache_write_1h_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        "cache_read_input_tokens": usage.cache_read_input_tokens,
+        "output_tokens": usage.output_tokens,
+        "thinking_tokens": usage.thinking_tokens,
+        "service_tier": usage.service_tier,
+        "inference_geo": usage.inference_geo,
+        "speed": usage.speed,
+        "web_search_requests": usage.web_search_requests,
+        "web_fetch_requests": usage.web_fetch_requests,
+        "usage_json": json.dumps(dict(call.usage), sort_keys=True, default=str),
+        "cost_pico": _optional_pico(call.cost_usd, "cost_usd"),
+        "baseline_pico": _optional_pico(call.baseline_usd, "baseline_usd"),
+        "baseline_model": call.baseline_model,
+        "price_version": call.price_version,
+        "latency_ms": call.latency_ms,
+        "stop_reason": call.stop_reason,
+        "request_id": call.request_id,
+        "outcome": call.outcome,
+        "retries": call.retries,
+        "escalated_from": call.escalated_from,
+        "created_at": _stamp(call.created_at) if call.created_at else _now(),
+        "same_usage_baseline_pico": _optional_pico(
+            call.same_usage_baseline_usd, "same_usage_baseline_usd"
+        ),
+        "cache_json": _json(call.cache_shape),
+        "request_sha256": call.request_sha256,
+        "transcript": call.transcript,
+        "reservation_id": call.reservation_id,
+        "started_at": _stamp(call.started_at) if call.started_at else None,
+    }
 
 
 def _loads(text: str | None) -> dict[str, Any] | None:
@@ -1023,26 +1321,25 @@ def _loads(text: str | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-_RUN_COLUMNS = (
-    "id, feature, step_number, step_key, worker, tier, model, status, started_at, ended_at,"
-    " outcome_json, route_json, sandbox"
+# The columns of a step run and a call, by name: inserts and the A/B import use these, so a
+# new column is one line here.
+RUN_FIELDS = (
+    "feature", "step_number", "step_key", "worker", "tier", "model", "status", "started_at",
+    "ended_at", "outcome_json", "route_json", "sandbox",
+)  # fmt: skip
+CALL_FIELDS = (
+    "feature", "step_key", "step_run_id", "attempt", "tier", "requested_model",
+    "served_model", "input_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+    "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens",
+    "thinking_tokens", "service_tier", "inference_geo", "speed", "web_search_requests",
+    "web_fetch_requests", "usage_json", "cost_pico", "baseline_pico", "baseline_model",
+    "price_version", "latency_ms", "stop_reason", "request_id", "outcome", "retries",
+    "escalated_from", "created_at", "same_usage_baseline_pico", "cache_json",
+    "request_sha256", "transcript", "reservation_id", "started_at",
+)  # fmt: skip
+INSERT_RUN = (
+    f"INSERT INTO step_runs ({', '.join(RUN_FIELDS)}) VALUES ({', '.join('?' * len(RUN_FIELDS))})"
 )
-_CALL_COLUMNS = (
-    "feature, step_key, step_run_id, attempt, tier, requested_model, served_model,"
-    " input_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_creation_input_tokens,"
-    " cache_read_input_tokens, output_tokens, thinking_tokens, service_tier, inference_geo,"
-    " speed, web_search_requests, web_fetch_requests, usage_json, cost_pico, baseline_pico,"
-    " baseline_model, price_version, latency_ms, stop_reason, request_id, outcome, retries,"
-    " escalated_from, created_at"
-)
-
-
 INSERT_CALL = (
-    "INSERT INTO calls (feature, step_key, step_run_id, attempt, tier, requested_model,"
-    " served_model, input_tokens, cache_write_5m_tokens, cache_write_1h_tokens,"
-    " cache_creation_input_tokens, cache_read_input_tokens, output_tokens, thinking_tokens,"
-    " service_tier, inference_geo, speed, web_search_requests, web_fetch_requests, usage_json,"
-    " cost_pico, baseline_pico, baseline_model, price_version, latency_ms, stop_reason,"
-    " request_id, outcome, retries, escalated_from, created_at)"
-    " VALUES (" + ", ".join("?" * 31) + ")"
+    f"INSERT INTO calls ({', '.join(CALL_FIELDS)}) VALUES ({', '.join('?' * len(CALL_FIELDS))})"
 )

@@ -1,19 +1,28 @@
 """The one door to the model provider: every model call devloop makes goes through `Door.call`.
 
-Request building (cached prefix, effort, structured output), the budget guard, streaming,
-retries, the ledger write and response validation live here, and nothing else in devloop
-knows the SDK's types. `anthropic` is imported lazily: it costs ~1.5 s.
+Request building (cached prefix, effort, structured output), budget reservations,
+streaming, retries, the ledger write and response validation live here, and nothing else in
+devloop knows the SDK's types. `anthropic` is imported lazily: it costs ~1.5 s.
 
 Order of events for one call, and why:
-1. budget guard: the worst case must fit what remains, or the request is never sent;
-2. the request streams (the SDK refuses large non-streaming `max_tokens`);
-3. the response's usage goes to the ledger at once, in its own transaction, before any
-   validation that could fail: a billed answer is never lost from the books;
-4. validation: empty, truncated, refused or off-schema answers are loud, typed errors.
+1. reuse: an answer recorded for exactly this request by a step run that was cut off is
+   used instead of being bought again;
+2. reservation: the call's worst case (worstcase.py) is held in the ledger against the
+   ceilings, in one transaction that sees every other call in flight; a call that does not
+   fit is never sent (exit 3);
+3. the request streams (the SDK refuses large non-streaming `max_tokens`); a call whose
+   prompt prefix another call is writing waits until that call's response has begun;
+4. the response goes to the transcript, then its ledger row settles the reservation: priced
+   at the model that served it, with the counterfactual frontier baseline (baseline.py).
+   Both happen before any validation that could fail: a billed answer is never lost;
+5. validation: a paused turn is continued; empty, truncated, refused, off-schema answers
+   and unknown stop reasons are loud, typed errors; so is a served model other than the one
+   asked for, when [api] on_model_mismatch says so.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -22,13 +31,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from devloop import jsonshape, pricing, tokens
+from devloop import baseline, jsonshape, pricing, tokens, worstcase
 from devloop.config import Config
 from devloop.errors import ApiError, BudgetExceeded, UnpricedModelError, UsageError
-from devloop.ledger import CallRecord, Ledger
+from devloop.ledger import CallRecord, CallShape, Ledger, OpenReservation, Refusal, pico_to_usd
 from devloop.redaction import redact
 
 # Stop reasons that mean the answer was cut off.
@@ -45,6 +55,12 @@ ADVICE = {
 }
 MAX_BREAKPOINTS = 4
 DEFAULT_MAX_TOKENS = 16_000
+# Every stop reason the API documents (§6); any other is an error, never an answer.
+KNOWN_STOPS = (
+    "end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
+    "model_context_window_exceeded",
+)  # fmt: skip
+GATE_WAIT_S = 120.0  # the longest a call waits for another call's shared prefix
 
 
 # ------------------------------------------------------------------ errors
@@ -76,6 +92,18 @@ class RefusalError(ModelReplyError):
 
 class InvalidOutputError(ModelReplyError):
     outcome = "invalid_output"
+
+
+class PausedReplyError(ModelReplyError):
+    outcome = "paused"
+
+
+class UnknownStopError(ModelReplyError):
+    outcome = "unknown_stop"
+
+
+class ModelMismatchError(ModelReplyError):
+    outcome = "model_mismatch"
 
 
 # ---------------------------------------------------------------- requests
@@ -189,6 +217,9 @@ def _on_response(response: Any) -> None:
     log = getattr(_attempt_log, "statuses", None)
     if log is not None:
         log.append(response.status_code)
+    begun = getattr(_attempt_log, "on_response", None)
+    if begun is not None:  # the response has begun: a prefix it wrote can now be read
+        begun()
 
 
 def client_for(base_url: str, cfg: Config) -> Any:
@@ -232,19 +263,69 @@ def _backoff_seconds(retry: int) -> float:
 
 # -------------------------------------------------------------------- door
 
-
-@dataclass
-class _Budget:
-    feature_usd: Decimal | None
-    step_usd: Decimal | None
-
-
 Warn = Callable[[str], None]
-Exchange = Callable[[str, dict[str, Any], dict[str, Any]], None]
+
+
+class ExchangeLog(Protocol):
+    """Where the Door keeps every request and response (loop.Transcripts): written before
+    the call's ledger row, so a crash in between loses no billed answer."""
+
+    def write(
+        self, step: str, params: dict[str, Any], reply: dict[str, Any], meta: dict[str, Any]
+    ) -> str | None: ...
+
+    def read(self, name: str) -> dict[str, Any] | None: ...
+
+    def find(self, reservation_id: int) -> str | None: ...
 
 
 def _stderr_warning(message: str) -> None:
     print(f"devloop: warning: {message}", file=sys.stderr)
+
+
+class _PrefixGate:
+    """Holds back a call whose prompt prefix another call of this process is writing, until
+    that call's response has begun: only then can the API read the entry (§3). Concurrent
+    steps (3 with 4, 9 with 10) share their prefix, so the second reads what the first
+    wrote instead of writing it again, and the counterfactual baseline can count on it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._writing: dict[tuple[str, str], threading.Event] = {}
+
+    def enter(self, key: tuple[str, str | None]) -> Callable[[], None]:
+        """Wait for the prefix `key`; returns the release to call once this call's
+        response has begun (or it failed)."""
+        model, prefix = key
+        if prefix is None:
+            return lambda: None
+        deadline = time.monotonic() + GATE_WAIT_S
+        while True:
+            with self._lock:
+                busy = self._writing.get((model, prefix))
+                if busy is None:
+                    mine = self._writing[(model, prefix)] = threading.Event()
+                    return functools.partial(self._release, (model, prefix), mine)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return lambda: None  # never wait forever: send, and pay the write
+            busy.wait(left)
+
+    def _release(self, key: tuple[str, str], mine: threading.Event) -> None:
+        with self._lock:
+            if self._writing.get(key) is mine:
+                del self._writing[key]
+        mine.set()
+
+
+@dataclass
+class _Sent:
+    """One answered request: its response and what the ledger recorded."""
+
+    reply: dict[str, Any]
+    record: CallRecord
+    call_id: int
+    verdict: _Verdict
 
 
 class Door:
@@ -257,17 +338,19 @@ class Door:
         feature: str,
         *,
         feature_budget_usd: Decimal | None = None,
-        on_exchange: Exchange | None = None,
+        exchanges: ExchangeLog | None = None,
         warn: Warn = _stderr_warning,
     ) -> None:
         self.cfg = cfg
         self.ledger = ledger
         self.feature = feature
-        if feature_budget_usd is None and cfg.budget.feature_usd is not None:
-            feature_budget_usd = Decimal(str(cfg.budget.feature_usd))
+        if feature_budget_usd is None:
+            feature_budget_usd = cfg.budget.feature_usd
         self.feature_budget_usd = feature_budget_usd
-        self.on_exchange = on_exchange
+        self.exchanges = exchanges
         self.warn = warn
+        self._gate = _PrefixGate()
+        self._reused: set[int] = set()
 
     # ------------------------------------------------------------ public
 
@@ -281,13 +364,18 @@ class Door:
         escalated_from: int | None = None,
     ) -> Reply:
         """Send one request for `step` on `tier`; retried once in a fresh request when the
-        answer comes back empty or unparsable. Raises a ModelReplyError subclass, ApiError,
-        BudgetExceeded or UsageError."""
+        answer comes back empty or unparsable, continued when it pauses. An answer recorded
+        for exactly this request by a step run that was cut off is used instead of being
+        bought again. Raises a ModelReplyError subclass, ApiError, BudgetExceeded or
+        UsageError."""
         model = self.cfg.models.for_tier(tier)
         params = build_params(request, model, self.cfg.effort.get(step))
+        reused = self._reuse(step, params, request.schema, step_run_id)
+        if reused is not None:
+            return reused
         for attempt in (1, 2):
             try:
-                return self._send(
+                return self._answer(
                     step, tier, params, request.schema, attempt, step_run_id, escalated_from
                 )
             except (EmptyReplyError, InvalidOutputError) as exc:
@@ -296,46 +384,193 @@ class Door:
                 self.warn(f"{exc.message}; retrying once in a fresh request.")
         raise AssertionError("unreachable")
 
-    def check_budget(self, step: str, model: str, params: dict[str, Any]) -> None:
-        """Refuse (BudgetExceeded, exit 3) a call whose worst case could cross a ceiling."""
-        budget = self._budget(step)
-        if budget.feature_usd is None and budget.step_usd is None:
-            return
-        est_input = estimate_input_tokens(params)
-        try:
-            rates = pricing.rates(model, band_tokens=est_input)
-        except UnpricedModelError as exc:
-            raise UnpricedModelError(
-                f"{exc.message} A budget is set, so devloop will not send a call it cannot price."
-            ) from None
-        worst = (est_input * rates.input + params["max_tokens"] * rates.output) / pricing.MTOK
-        checks = [("feature", budget.feature_usd, self.ledger.spent_usd(self.feature))]
-        checks.append(("step", budget.step_usd, self.ledger.spent_usd(self.feature, step)))
-        for scope, ceiling, spent in checks:
-            if ceiling is None:
-                continue
-            remaining = ceiling - spent
-            if worst > remaining:
-                where = f"feature '{self.feature}'" if scope == "feature" else f"step '{step}'"
-                raise BudgetExceeded(
-                    f"budget: the next call of step '{step}' to {model} could cost up to "
-                    f"${worst:.4f} (~{est_input:,} input tokens estimated + "
-                    f"{params['max_tokens']:,} max output tokens), but {where} has "
-                    f"${remaining:.4f} left of ${ceiling:.2f} (spent ${spent:.4f}). The call "
-                    "was not sent. Raise the ceiling (--budget, or [budget] in devloop.toml) "
-                    "and resume."
-                )
+    def ceilings(self, step: str) -> dict[str, Decimal | None]:
+        step_usd = self.cfg.budget.steps.get(step, self.cfg.budget.step_usd)
+        return {"feature": self.feature_budget_usd, "step": step_usd}
+
+    def recover(self) -> list[OpenReservation]:
+        """Settle what an earlier run left in flight: a reservation whose answer reached the
+        transcripts is recorded from it, exactly; one whose answer never arrived stays
+        unsettled (counted at its worst case) until a person settles it. Returns those."""
+        import os
+        import socket
+
+        left = []
+        for held in self.ledger.open_reservations(self.feature):
+            if held.host == socket.gethostname() and held.pid and _pid_alive(held.pid):
+                if held.pid != os.getpid():
+                    continue  # another live process's call in flight
+            name = self.exchanges.find(held.id) if self.exchanges is not None else None
+            data = self.exchanges.read(name) if (self.exchanges and name) else None
+            if data and isinstance(data.get("response"), dict) and "usage" in data["response"]:
+                self._record_recovered(held, name or "", data)
+            else:
+                left.append(held)
+        if left:
+            worst = sum((h.worst_pico or 0) for h in left)
+            self.warn(
+                f"{len(left)} call(s) of an earlier run were in flight when it stopped, and "
+                "their answers never arrived: they may have been billed. Each counts at its "
+                f"worst case (${pico_to_usd(worst):.4f} in all) against the budget until you "
+                "settle it: `devloop cost --unsettled` lists them, `devloop cost --settle ID "
+                "--usd AMOUNT` settles one (the amount your console shows; 0 if none)."
+            )
+        return left
 
     # ----------------------------------------------------------- private
 
-    def _budget(self, step: str) -> _Budget:
-        step_usd = self.cfg.budget.steps.get(step, self.cfg.budget.step_usd)
-        return _Budget(
-            self.feature_budget_usd, Decimal(str(step_usd)) if step_usd is not None else None
-        )
-
     def _base_url(self, tier: str) -> str:
         return getattr(self.cfg.endpoints, tier, "") or ""
+
+    def _reuse(
+        self, step: str, params: dict[str, Any], schema: dict[str, Any] | None, run_id: int | None
+    ) -> Reply | None:
+        if self.exchanges is None:
+            return None
+        found = self.ledger.reusable_call(self.feature, step, request_sha256(params))
+        if found is None or found.id in self._reused:
+            return None
+        data = self.exchanges.read(found.transcript)
+        reply = data.get("response") if data else None
+        if not isinstance(reply, dict) or not isinstance(reply.get("content"), list):
+            return None
+        verdict = _classify(reply, schema)
+        if verdict.error is not None:
+            return None
+        self._reused.add(found.id)
+        self.ledger.mark_reused(found.id, run_id)
+        self.warn(
+            f"step '{step}': used the answer recorded before the earlier run was cut off "
+            f"(call {found.id}, {found.transcript}); it is not bought again."
+        )
+        served = reply.get("model") or params["model"]
+        return Reply(
+            text=verdict.text,
+            data=verdict.data,
+            content=reply["content"],
+            stop_reason=reply.get("stop_reason") or "",
+            model=served,
+            requested_model=params["model"],
+            request_id=str(reply.get("id") or ""),
+            usage=reply.get("usage") or {},
+            call_id=found.id,
+            cost_usd=Decimal(0),
+            baseline_usd=Decimal(0),
+            retries=0,
+        )
+
+    def _answer(
+        self,
+        step: str,
+        tier: str,
+        params: dict[str, Any],
+        schema: dict[str, Any] | None,
+        attempt: int,
+        step_run_id: int | None,
+        escalated_from: int | None,
+    ) -> Reply:
+        """One answer: a request, and its continuations while the turn pauses."""
+        content: list[dict[str, Any]] = []
+        current = params
+        limit = self.cfg.api.max_continuations
+        for continuation in range(limit + 1):
+            sent = self._send(
+                step, tier, current, schema, attempt, step_run_id, escalated_from, content
+            )
+            content = content + list(sent.reply.get("content") or [])
+            if sent.verdict.outcome != "paused":
+                break
+            if continuation == limit:
+                raise PausedReplyError(
+                    f"the turn was still paused (stop_reason pause_turn) after {limit} "
+                    "continuation(s) ([api] max_continuations)",
+                    step=step,
+                    model=sent.record.served_model or params["model"],
+                    request_id=sent.record.request_id or "",
+                )
+            self.warn(
+                f"step '{step}': the answer paused (pause_turn); continuing the turn "
+                f"({continuation + 1} of at most {limit})."
+            )
+            # The documented way: the paused assistant content goes back unchanged.
+            current = {
+                **params,
+                "messages": [*params["messages"], {"role": "assistant", "content": content}],
+            }
+        verdict = sent.verdict
+        record = sent.record
+        if verdict.error is not None:
+            raise verdict.error(
+                verdict.message,
+                step=step,
+                model=record.served_model or params["model"],
+                request_id=record.request_id or "",
+            )
+        return Reply(
+            text=verdict.text,
+            data=verdict.data,
+            content=content,
+            stop_reason=record.stop_reason or "",
+            model=record.served_model or params["model"],
+            requested_model=params["model"],
+            request_id=record.request_id or "",
+            usage=dict(record.usage),
+            call_id=sent.call_id,
+            cost_usd=record.cost_usd,
+            baseline_usd=record.baseline_usd,
+            retries=record.retries,
+        )
+
+    def _reserve(
+        self, step: str, model: str, params: dict[str, Any], step_run_id: int | None
+    ) -> int | None:
+        """Hold the call's worst case against the ceilings; BudgetExceeded (exit 3) when it
+        does not fit. Nothing is sent until this returns."""
+        ceilings = self.ceilings(step)
+        bounded = any(v is not None for v in ceilings.values())
+        try:
+            worst: Decimal | None = worstcase.worst_case_usd(model, params)
+        except UnpricedModelError as exc:
+            if bounded:
+                raise UnpricedModelError(
+                    f"{exc.message} A budget is set, so devloop will not send a call it "
+                    "cannot price."
+                ) from None
+            worst = None
+        held = self.ledger.reserve(
+            self.feature, step, model, worst, step_run_id=step_run_id, ceilings=ceilings
+        )
+        if held.refused is not None:
+            raise BudgetExceeded(self._refusal(step, model, params, worst, held.refused))
+        return held.id
+
+    def _refusal(
+        self, step: str, model: str, params: dict[str, Any], worst: Decimal | None, why: Refusal
+    ) -> str:
+        where = f"feature '{self.feature}'" if why.scope == "feature" else f"step '{step}'"
+        ceiling = pico_to_usd(why.ceiling_pico)
+        if why.unpriced:
+            return (
+                f"budget: {why.held.unpriced} earlier call(s) of {where} could not be priced, "
+                f"so its ${ceiling:.2f} ceiling can no longer be kept; devloop stops before "
+                "the next call. Settle each by hand with the amount your console shows "
+                "(`devloop cost --unsettled` lists them; `devloop cost --settle-call ID --usd "
+                "AMOUNT`), then resume."
+            )
+        held = why.held
+        left = pico_to_usd(why.ceiling_pico - held.pico)
+        parts = f"spent ${pico_to_usd(held.calls_pico):.4f}"
+        if held.open_count:
+            parts += f", ${pico_to_usd(held.open_pico):.4f} held by {held.open_count} call(s) in flight or unsettled"
+        if held.by_hand_pico:
+            parts += f", ${pico_to_usd(held.by_hand_pico):.4f} settled by hand"
+        return (
+            f"budget: the next call of step '{step}' to {model} could cost up to "
+            f"${worst:.4f} (its worst case: every prompt token it could be billed for at the "
+            f"cache-write rate, and {params['max_tokens']:,} output tokens), but {where} has "
+            f"${left:.4f} left of ${ceiling:.2f} ({parts}). The call was not sent. Raise the "
+            "ceiling (--budget, or [budget] in devloop.toml) and resume."
+        )
 
     def _send(
         self,
@@ -346,11 +581,13 @@ class Door:
         attempt: int,
         step_run_id: int | None,
         escalated_from: int | None,
-    ) -> Reply:
+        prior_content: list[dict[str, Any]],
+    ) -> _Sent:
         import anthropic
 
         model = params["model"]
-        self.check_budget(step, model, params)
+        shape = baseline.request_shape(params)
+        reservation = self._reserve(step, model, params, step_run_id)
         client = client_for(self._base_url(tier), self.cfg)
         headers = {}
         if self.cfg.api.attribution_headers:
@@ -364,8 +601,14 @@ class Door:
             requested_model=model,
             served_model=model,
             escalated_from=escalated_from,
+            cache_shape=shape,
+            request_sha256=request_sha256(params),
+            reservation_id=reservation,
         )
+        release = self._gate.enter((model, baseline.prefix_key(shape)))
         _attempt_log.statuses = []
+        _attempt_log.on_response = release
+        sent_at = datetime.now(UTC)
         started = time.monotonic()
         stream_retries = 0
         try:
@@ -403,70 +646,157 @@ class Door:
                 f"step '{step}', model {model}: the response stream broke off "
                 f"{self._attempts(stream_retries)} times ({type(exc).__name__}); giving up."
             ) from None
+        finally:
+            release()
+            _attempt_log.on_response = None
 
         reply_dict = message.model_dump(mode="json")
-        usage = reply_dict.get("usage") or {}
-        verdict = _classify(reply_dict, schema)
-        cost, baseline, priced_note = self._price(model, usage)
-        record = replace(
+        combined = {**reply_dict, "content": [*prior_content, *(reply_dict.get("content") or [])]}
+        verdict = _classify(combined, schema)
+        record = self._priced(
             record,
-            served_model=reply_dict.get("model") or model,
-            usage=usage,
-            cost_usd=cost,
-            baseline_usd=baseline,
-            baseline_model=self.cfg.models.frontier,
-            price_version=pricing.table_version(),
+            reply_dict,
+            verdict,
+            sent_at=sent_at,
             latency_ms=int((time.monotonic() - started) * 1000),
-            stop_reason=reply_dict.get("stop_reason") or "",
             request_id=request_id,
-            outcome=verdict.outcome,
             retries=self._attempts(stream_retries) - 1,
         )
-        call_id = self.ledger.record_call(record)  # before anything else can fail
-        if self.on_exchange is not None:
-            self.on_exchange(step, params, reply_dict)
-        if priced_note:
-            self.warn(priced_note)
-        served = record.served_model
-        if served != model:
-            self.warn(
-                f"step '{step}': asked for {model} but {served} answered (request "
-                f"{request_id}); recorded in the ledger."
+        if self.exchanges is not None:
+            meta = {
+                "reservation": reservation,
+                "request_sha256": record.request_sha256,
+                "sent_at": sent_at.isoformat(),
+                "tier": tier,
+                "attempt": attempt,
+                "step_run_id": step_run_id,
+                "escalated_from": escalated_from,
+            }
+            record = replace(
+                record, transcript=self.exchanges.write(step, params, reply_dict, meta)
             )
-        if verdict.error is not None:
-            raise verdict.error(verdict.message, step=step, model=served, request_id=request_id)
-        return Reply(
-            text=verdict.text,
-            data=verdict.data,
-            content=reply_dict.get("content") or [],
-            stop_reason=record.stop_reason,
-            model=served,
-            requested_model=model,
-            request_id=request_id,
+        call_id = self.ledger.record_call(record)  # before anything else can fail
+        self._after(step, record)
+        return _Sent(reply_dict, record, call_id, verdict)
+
+    def _priced(
+        self,
+        record: CallRecord,
+        reply: dict[str, Any],
+        verdict: _Verdict,
+        **fields: Any,
+    ) -> CallRecord:
+        """The call's record: priced at the model that served it, with both baselines."""
+        usage = reply.get("usage") or {}
+        served = reply.get("model") or record.requested_model
+        outcome = verdict.outcome
+        if served != record.requested_model and outcome in ("ok", "paused"):
+            outcome = "model_mismatch"
+        try:
+            cost: Decimal | None = pricing.cost_usd(served, usage)
+        except UnpricedModelError:
+            cost = None
+        frontier = self.cfg.models.frontier
+        try:
+            same_usage: Decimal | None = pricing.cost_usd(frontier, usage)
+        except UnpricedModelError:
+            same_usage = None
+        sent_at = fields["sent_at"]
+        current = CallShape(
+            0, _stamp(sent_at), dict(record.cache_shape or {}), baseline.prompt_tokens(usage)
+        )
+        try:
+            counterfactual = baseline.counterfactual_usage(
+                self.ledger.call_shapes(self.feature),
+                current,
+                usage,
+                frontier=frontier,
+                min_tokens=min_cache_tokens(frontier),
+            )
+            base: Decimal | None = pricing.cost_usd(frontier, counterfactual)
+        except UnpricedModelError:
+            base = None
+        return replace(
+            record,
+            served_model=served,
             usage=usage,
-            call_id=call_id,
             cost_usd=cost,
-            baseline_usd=baseline,
-            retries=record.retries,
+            baseline_usd=base,
+            same_usage_baseline_usd=same_usage,
+            baseline_model=frontier,
+            price_version=pricing.table_version(),
+            stop_reason=reply.get("stop_reason") or "",
+            outcome=outcome,
+            started_at=sent_at,
+            **{k: v for k, v in fields.items() if k != "sent_at"},
+        )
+
+    def _after(self, step: str, record: CallRecord) -> None:
+        """Say what the ledger row means when it is not an ordinary answer."""
+        served, model = record.served_model or record.requested_model, record.requested_model
+        if record.cost_usd is None:
+            self.warn(
+                f"step '{step}': {served} has no verified price (devloop/prices.toml); the "
+                "call is recorded as unpriced, never as $0."
+            )
+        if served == model:
+            return
+        policy = self.cfg.api.on_model_mismatch
+        fail = policy == "fail" or (policy == "auto" and record.cost_usd is None)
+        price = "no price" if record.cost_usd is None else f"${record.cost_usd:.6f}, at its rates"
+        message = (
+            f"step '{step}': asked for {model} but {served} answered (request "
+            f"{record.request_id or '-'}); recorded as model_mismatch ({price}). A gateway or "
+            "[endpoints] setting may be rerouting requests; check [models]."
+        )
+        if fail:
+            raise ModelMismatchError(
+                f"{message} [api] on_model_mismatch = '{policy}' stops the run here.",
+                step=step,
+                model=served,
+                request_id=record.request_id or "",
+            )
+        self.warn(message)
+
+    def _record_recovered(self, held: OpenReservation, name: str, data: dict[str, Any]) -> None:
+        """An answer that reached the transcripts before its ledger row: record it now."""
+        reply = data["response"]
+        meta = data.get("meta") or {}
+        params = data.get("request") or {}
+        sent_at = meta.get("sent_at")
+        record = CallRecord(
+            feature=self.feature,
+            step_key=held.step_key,
+            step_run_id=meta.get("step_run_id", held.step_run_id),
+            attempt=int(meta.get("attempt") or 1),
+            tier=str(meta.get("tier") or ""),
+            requested_model=held.model,
+            served_model=held.model,
+            escalated_from=meta.get("escalated_from"),
+            cache_shape=baseline.request_shape(params) if params.get("messages") else None,
+            request_sha256=meta.get("request_sha256"),
+            reservation_id=held.id,
+            transcript=name,
+        )
+        moment = datetime.fromisoformat(sent_at) if sent_at else datetime.now(UTC)
+        record = self._priced(
+            record,
+            reply,
+            _classify(reply, None),
+            sent_at=moment,
+            latency_ms=None,
+            request_id=str(reply.get("id") or ""),
+            retries=0,
+        )
+        self.ledger.record_call(record)
+        self.warn(
+            f"step '{held.step_key}': recorded the answer an earlier run received but had not "
+            f"booked when it stopped ({name})."
         )
 
     def _attempts(self, stream_retries: int) -> int:
         statuses = getattr(_attempt_log, "statuses", None) or []
         return max(len(statuses), stream_retries + 1)
-
-    def _price(
-        self, model: str, usage: dict[str, Any]
-    ) -> tuple[Decimal | None, Decimal | None, str]:
-        note = ""
-        try:
-            cost = pricing.cost_usd(model, usage)
-        except UnpricedModelError as exc:
-            cost, note = None, f"{exc.message} The call is recorded as unpriced."
-        try:
-            baseline = pricing.cost_usd(self.cfg.models.frontier, usage)
-        except UnpricedModelError:
-            baseline = None
-        return cost, baseline, note
 
     def _record_failure(
         self,
@@ -476,20 +806,29 @@ class Door:
         exc: Exception,
         stream_retries: int,
     ) -> None:
-        """A request that got no usable response: a $0 ledger row and a transcript entry."""
+        """A request that got no usable response: a $0 ledger row (its reservation
+        released: nothing was billed) and a transcript entry."""
         status = getattr(getattr(exc, "response", None), "status_code", None)
         request_id = getattr(exc, "request_id", None) or ""
         error_type = _error_type(exc)
-        if self.on_exchange is not None:
+        transcript = None
+        if self.exchanges is not None:
             error = {"status": status, "type": error_type or type(exc).__name__}
             error["message"] = redact(_error_message(exc))
-            self.on_exchange(record.step_key, params, {"error": error, "request_id": request_id})
+            transcript = self.exchanges.write(
+                record.step_key,
+                params,
+                {"error": error, "request_id": request_id},
+                {"reservation": record.reservation_id},
+            )
         self.ledger.record_call(
             replace(
                 record,
                 usage={},
                 cost_usd=Decimal(0),  # a failed request is not billed
                 baseline_usd=Decimal(0),
+                same_usage_baseline_usd=Decimal(0),
+                cache_shape=None,  # it wrote nothing to the cache
                 baseline_model=self.cfg.models.frontier,
                 price_version=pricing.table_version(),
                 latency_ms=int((time.monotonic() - started) * 1000),
@@ -497,7 +836,9 @@ class Door:
                 request_id=request_id,
                 outcome=f"api_error:{error_type or status or type(exc).__name__}",
                 retries=self._attempts(stream_retries) - 1,
-            )
+                transcript=transcript,
+            ),
+            release=True,
         )
 
     def _api_error(self, step: str, model: str, exc: Any, stream_retries: int) -> ApiError:
@@ -512,6 +853,37 @@ class Door:
             f"{where}: {_error_type(exc) or f'HTTP {status}'} after {attempts} attempts: "
             f"{detail}. The API is overloaded or failing; try again later (`devloop resume`)."
         )
+
+
+def request_sha256(params: dict[str, Any]) -> str:
+    """The identity of a request: the same body asks the same question."""
+    import hashlib
+
+    body = json.dumps(params, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def min_cache_tokens(model: str) -> int:
+    from devloop.capabilities import DEFAULT_MIN_CACHE_TOKENS, capability
+
+    found = capability(model)
+    return found.min_cache_tokens if found else DEFAULT_MIN_CACHE_TOKENS
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _pid_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _is_transport_error(exc: Exception) -> bool:
@@ -559,6 +931,15 @@ def _classify(reply: dict[str, Any], schema: dict[str, Any] | None) -> _Verdict:
             error=RefusalError,
             message=f"the model refused (category {category}): {explanation}",
         )
+    if stop not in KNOWN_STOPS:
+        return _Verdict(
+            "unknown_stop",
+            error=UnknownStopError,
+            message=f"the answer stopped for a reason devloop does not know ({stop!r}); it is "
+            "not taken as an answer. Update devloop, or report the stop reason",
+        )
+    if stop == "pause_turn":
+        return _Verdict("paused", text=text)  # Door._answer continues the turn
     if stop in TRUNCATED:
         return _Verdict(
             "truncated",

@@ -49,7 +49,6 @@ from devloop.errors import (
     UsageError,
 )
 from devloop.ledger import Ledger
-from devloop.redaction import redact
 from devloop.schemas import (
     BUILD_PLAN,
     FINDINGS,
@@ -61,6 +60,7 @@ from devloop.schemas import (
 )
 from devloop.state import DONE, FAILED, INTERRUPTED, RUNNING, SKIPPED, FeatureState, StepState
 from devloop.steps import STEPS, Step, resolve_step
+from devloop.transcripts import Transcripts
 
 PHASE_ENDS = {"plan": 6, "build": 11, "verify": 15}
 EXCLUDE = (state_mod.DEVLOOP_DIR,)  # never mapped, diffed or committed
@@ -170,27 +170,6 @@ def parse_budget(text: str | None) -> Decimal | None:
     return value
 
 
-# ------------------------------------------------------------------ transcripts
-
-
-class Transcripts:
-    """The Door's on_exchange hook: every request and response, redacted, one file each."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._lock = threading.Lock()
-        numbers = [int(p.name.split("-", 1)[0]) for p in directory.glob("[0-9]*-*.json")]
-        self._next = max(numbers, default=0) + 1
-
-    def __call__(self, step: str, params: dict[str, Any], reply: dict[str, Any]) -> None:
-        with self._lock:
-            number = self._next
-            self._next += 1
-        record = {"step": step, "at": state_mod.now(), "request": params, "response": reply}
-        text = redact(json.dumps(record, indent=1, ensure_ascii=False, default=str))
-        state_mod.atomic_write(self.directory / f"{number:04d}-{step}.json", text + "\n")
-
-
 # ------------------------------------------------------------------ the agent
 
 
@@ -264,7 +243,7 @@ class Run:
             self.ledger,
             self.slug,
             feature_budget_usd=budget,
-            on_exchange=Transcripts(self.dir / state_mod.TRANSCRIPTS_DIR),
+            exchanges=Transcripts(self.dir / state_mod.TRANSCRIPTS_DIR),
             warn=self._warn,
         )
         system, project_map, spec = (self._read(name) for name in PREFIX_FILES)
@@ -287,6 +266,7 @@ class Run:
     def _execute(self, stop_after: int | None) -> RunResult:
         self.stop_after = stop_after
         self._recover_killed()
+        self.door.recover()  # answers an earlier run received but never booked; unsettled calls
         if needs_sandbox(_first_number(self.state), stop_after):
             self._sandbox()  # the warning when opted out, and the record, on every run
         self._set_status("running", "")
@@ -880,7 +860,7 @@ class Run:
             self.state,
             plan_text=self._plan_text(),
             build_plan_text=self._read(self._artifact("build-plan", "json")),
-            spent_usd=self.ledger.spent_usd(self.slug),
+            spent_usd=self.ledger.committed_usd(self.slug),
             prefix_tokens=tokens.estimate(self.system)
             + sum(tokens.estimate(c) for c in self.context),
             route=lambda step: self._route(step.key),

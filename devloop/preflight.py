@@ -32,7 +32,7 @@ def run_checks(
     *,
     plan_text: str,
     build_plan_text: str,
-    spent_usd: Decimal,
+    spent_usd: Decimal,  # what counts against the ceiling so far (ledger.committed_usd)
     prefix_tokens: int,
     route: RouteFn | None = None,
     runner: Callable[[], sandbox.Runner] | None = None,
@@ -41,15 +41,11 @@ def run_checks(
     `route` is the run's routing decision per step (default: the rule router); `runner`
     gives the run's sandbox (default: the one `cfg` makes)."""
     build = BuildPlan.from_dict(json.loads(build_plan_text))
-    budget = Decimal(state.budget_usd) if state.budget_usd else None
-    if budget is None and cfg.budget.feature_usd is not None:
-        budget = Decimal(str(cfg.budget.feature_usd))
+    budget = Decimal(state.budget_usd) if state.budget_usd else cfg.budget.feature_usd
     left = estimate = None
     if budget is not None:
-        left = float(budget - spent_usd)
-        estimate = float(
-            remaining_estimate(cfg, state, build, plan_text, prefix_tokens, route=route)
-        )
+        left = budget - spent_usd
+        estimate = remaining_estimate(cfg, state, build, plan_text, prefix_tokens, route=route)
     results = [branch_check(cfg.root, state.branch)]
     results += checks.preflight(
         cfg,

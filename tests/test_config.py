@@ -63,7 +63,7 @@ BAD_CONFIGS = [
         ["unknown key 'routing.routr'", "Did you mean 'routing.router'"],
     ),
     ('[modles]\nmid = "x"\n', ["unknown key 'modles'", "Did you mean 'models'"]),
-    ('[budget]\nfeature_usd = "ten"\n', ["'budget.feature_usd' must be a number", "'ten'"]),
+    ('[budget]\nfeature_usd = "ten"\n', ["'budget.feature_usd' must be an amount in USD", "'ten'"]),
     ("[git]\nheader_max_length = true\n", ["'git.header_max_length' must be an integer"]),
     ('[git]\ncommit_types = "feat"\n', ["'git.commit_types' must be a list of strings"]),
     ('models = "opus"\n', ["'models' must be a table"]),

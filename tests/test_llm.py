@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devloop import config as config_mod
-from devloop import llm
+from devloop import llm, worstcase
 from devloop.errors import EXIT_API, EXIT_BUDGET, ApiError, BudgetExceeded
 from devloop.ledger import Ledger
 from devloop.sim import SimServer
@@ -27,6 +27,27 @@ VERDICT_SCHEMA = {
 }
 
 
+class Exchanges:
+    """An in-memory exchange log (the Door's transcripts)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple] = []
+
+    def write(self, step, params, reply, meta) -> str:
+        self.items.append((step, params, reply, meta))
+        return str(len(self.items))
+
+    def read(self, name: str) -> dict | None:
+        step, params, reply, meta = self.items[int(name) - 1]
+        return {"step": step, "request": params, "response": reply, "meta": meta}
+
+    def find(self, reservation_id: int) -> str | None:
+        for i, (*_, meta) in enumerate(self.items, 1):
+            if meta.get("reservation") == reservation_id:
+                return str(i)
+        return None
+
+
 class Harness:
     def __init__(self, repo: Path, scenario: dict, monkeypatch, **budget) -> None:
         self.sim = SimServer(scenario).start()
@@ -34,16 +55,12 @@ class Harness:
         monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
         self.cfg = config_mod.load(repo)
         for name, value in budget.items():
-            setattr(self.cfg.budget, name, value)
+            setattr(self.cfg.budget, name, Decimal(str(value)))
         self.ledger = Ledger.open(repo)
         self.warnings: list[str] = []
-        self.exchanges: list[tuple] = []
+        self.log = Exchanges()
         self.door = llm.Door(
-            self.cfg,
-            self.ledger,
-            "login",
-            warn=self.warnings.append,
-            on_exchange=lambda *a: self.exchanges.append(a),
+            self.cfg, self.ledger, "login", warn=self.warnings.append, exchanges=self.log
         )
         self.db = repo / ".devloop" / "ledger.db"
 
@@ -264,7 +281,7 @@ def test_401_says_which_variable_to_set(harness):
     assert "HTTP 401" in info.value.message and "ANTHROPIC_API_KEY" in info.value.message
     assert FAKE_KEY not in info.value.message
     assert len(h.sim.message_requests()) == 1  # not retried
-    (step, _params, response) = h.exchanges[-1]  # the failed exchange is transcribed too
+    (step, _params, response, _meta) = h.log.items[-1]  # the failed exchange is transcribed too
     assert step == "research" and response["error"]["status"] == 401
 
 
@@ -289,12 +306,15 @@ def test_budget_ceiling_blocks_the_call_before_it_is_sent(harness):
 
 
 def test_step_ceiling_counts_what_the_step_spent(harness):
-    # $0.164 covers the big call alone (worst ~$0.1628) but not after the first call spent.
-    h = harness({"review": [{"text": "x"}, {"text": "y"}]}, step_usd=0.164)
+    h = harness({"review": [{"text": "x"}, {"text": "y"}]})
     small = ask("Review.", max_tokens=1000)
-    h.door.call("review", "mid", small)  # worst ~$0.013 fits
+    h.door.call("review", "mid", small)
     spent = h.ledger.spent_usd("login", "review")
-    big = ask("Review again.", max_tokens=16_000)  # worst ~$0.1628 + spent crosses $0.164
+    big = ask("Review again.", max_tokens=16_000)
+    worst = worstcase.worst_case_usd(
+        "claude-sonnet-5-5", llm.build_params(big, "claude-sonnet-5-5", None)
+    )
+    h.cfg.budget.step_usd = worst + spent / 2  # the big call alone fits; not after the first
     with pytest.raises(BudgetExceeded, match="step 'review'"):
         h.door.call("review", "mid", big)
     assert spent > 0 and len(h.sim.message_requests()) == 1

@@ -10,8 +10,8 @@ import anthropic
 import pytest
 from pydantic import BaseModel
 
+from devloop.promptcache import MESSAGE_OVERHEAD, estimate
 from devloop.sim import SimServer
-from devloop.sim.tokens import MESSAGE_OVERHEAD, estimate
 
 MODEL = "claude-sonnet-5"
 HI = [{"role": "user", "content": "hi"}]

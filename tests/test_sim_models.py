@@ -8,8 +8,8 @@ import anthropic
 import pytest
 
 from devloop.capabilities import MODELS, capability
+from devloop.promptcache import MESSAGE_OVERHEAD, estimate
 from devloop.sim import SimServer
-from devloop.sim.tokens import MESSAGE_OVERHEAD, estimate
 
 NEWEST_FIRST = [
     "claude-fable-5-2",

@@ -5,14 +5,14 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from devloop.sim import SimServer
-from devloop.sim.tokens import (
+from devloop.promptcache import (
     MESSAGE_OVERHEAD,
     TOOL_OVERHEAD,
     canonical,
     count_input_tokens,
     estimate,
 )
+from devloop.sim import SimServer
 
 MODEL = "claude-sonnet-5"  # minimum cacheable prefix 1024
 HI = [{"role": "user", "content": "hi"}]

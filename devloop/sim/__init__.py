@@ -3,7 +3,7 @@
 The real ``anthropic`` SDK talks to it over HTTP on 127.0.0.1: ``POST /v1/messages`` (JSON and
 SSE streaming), ``POST /v1/messages/count_tokens``, ``GET /v1/models[/{id}]``. Replies come
 from a scenario (format: ``devloop.sim.scenario``); usage and prompt caching are computed from
-the request (``devloop.sim.tokens``, ``devloop.sim.cache``); requests are validated like the
+the request (``devloop.promptcache``, shared with the ledger's baseline); requests are validated like the
 API (``devloop.sim.validate``). Standard library only: the SDK is a client, never imported here.
 """
 

@@ -15,12 +15,11 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from devloop.capabilities import capability
+from devloop.promptcache import HashSettings, PromptCache, flatten
 from devloop.sim import models
-from devloop.sim.cache import HashSettings, PromptCache
 from devloop.sim.messages import IdMaker, build_message
 from devloop.sim.scenario import Fault, ReplyQueue, Scenario, ScenarioGap
 from devloop.sim.sse import encode, fault_cut, message_events
-from devloop.sim.tokens import flatten
 from devloop.sim.validate import CheckedRequest, SimApiError, cache_breakpoints, check_body, invalid
 
 STEP_HEADER = "x-devloop-step"
@@ -47,6 +46,9 @@ class Response:
     body: bytes = b""
     events: list[bytes] | None = None  # an SSE stream, one encoded event each
     abort_after: int | None = None  # close the connection after this many events or bytes
+    # Seconds between a stream's first event (message_start) and the rest: generation time.
+    # The prompt, its cache writes included, is processed before the response begins.
+    generating_s: float = 0.0
 
 
 def error_body(error_type: str, message: str, request_id: str) -> dict:
@@ -162,6 +164,10 @@ class SimApp:
         if "anthropic-version" not in headers:
             raise invalid("anthropic-version: header is required")
 
+    def pause(self, seconds: float) -> None:
+        """Sleep, waking early when the server stops."""
+        self._sleep(seconds)
+
     # --------------------------------------------------------------- endpoints
 
     def _messages(self, req: SimRequest) -> Response:
@@ -172,9 +178,10 @@ class SimApp:
         _check_prompt_length(checked, sum(b.tokens for b in blocks))
         # max_tokens 0 pre-warms the cache and generates nothing, so it takes no reply.
         reply = None if body["max_tokens"] == 0 else self.replies.next(req.step)
-        if reply is not None and reply.delay:
-            self._sleep(reply.delay)
         stream = body.get("stream") is True
+        answers = reply is not None and reply.error is None and reply.stream_error is None
+        if reply is not None and reply.delay and not (stream and answers):
+            self._sleep(reply.delay)  # an error, or a whole JSON body: all of it waits
         if reply is not None and reply.error is not None:
             return self._fault(reply.error, req.request_id)
         if reply is not None and reply.stream_error is not None and not stream:
@@ -210,6 +217,7 @@ class SimApp:
             },
             events=[encode(name, data) for name, data in events],
             abort_after=abort_after,
+            generating_s=reply.delay if reply is not None and answers else 0.0,
         )
 
     def _count_tokens(self, req: SimRequest) -> Response:

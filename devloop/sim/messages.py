@@ -6,9 +6,8 @@ import hashlib
 import itertools
 import threading
 
-from devloop.sim.cache import CacheOutcome
+from devloop.promptcache import CacheOutcome, block_tokens
 from devloop.sim.scenario import Block, Reply
-from devloop.sim.tokens import block_tokens
 from devloop.sim.validate import CheckedRequest
 
 

@@ -42,7 +42,8 @@ Faults:
   stream_error (error type string or {type, message}: an ``event: error`` after the first
   content delta; on a non-streaming request the matching HTTP error) |
   truncate = true (the connection is closed mid-stream, or mid-body when not streaming) |
-  delay (seconds to wait before answering; combine with any reply).
+  delay (seconds to wait before answering; combine with any reply). A streamed answer
+  begins at once and takes this long to generate after its first event.
 Repetition: times = N uses the same reply for N requests.
 """
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from devloop.promptcache import PromptCache
 from devloop.sim.app import Response, SimApp, SimRequest
-from devloop.sim.cache import PromptCache
 from devloop.sim.scenario import Scenario, load_scenario, parse_scenario
 
 
@@ -60,6 +60,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
             self.wfile.flush()
+            if i == 0 and response.generating_s:
+                self.server.app.pause(response.generating_s)
         self.wfile.write(b"0\r\n\r\n")
 
     def _abort(self) -> None:

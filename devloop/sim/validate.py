@@ -11,8 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from devloop.capabilities import EFFORTS, THINKING_TYPES, ModelCapability, capability
-from devloop.sim.cache import TTL_SECONDS, Breakpoint
-from devloop.sim.tokens import UNCACHEABLE_TYPES, PromptBlock, message_blocks
+from devloop.promptcache import (
+    TTL_SECONDS,
+    UNCACHEABLE_TYPES,
+    Breakpoint,
+    PromptBlock,
+    message_blocks,
+)
 
 MAX_CACHE_BREAKPOINTS = 4
 

@@ -57,7 +57,7 @@ def build_ledger(root: Path, calls: int) -> None:
             slugs[i % FEATURES], step.key, None, 1, tier, model, model,
             inp, write, 0, write, read, out, None, "standard", None, None, 0, 0, "{}",
             cost, baseline, TIERS["frontier"], "bench", 1000, "end_turn", f"req_{i}", "ok", 0,
-            None, STAMP,
+            None, STAMP, baseline, None, None, None, None, STAMP,
         )  # fmt: skip
 
     conn.executemany(INSERT_CALL, (row(i) for i in range(calls)))
