@@ -185,21 +185,60 @@ def routing_check(ctx: click.Context) -> None:
     show_default=True,
     help="Output format. JSON is documented and stable (schema devloop.cost/1).",
 )
+@click.option(
+    "--baseline",
+    type=click.Choice(["counterfactual", "same-usage"]),
+    default="counterfactual",
+    show_default=True,
+    help="counterfactual: the calls replayed through one all-frontier prompt cache (what an "
+    "always-frontier run would cost); same-usage: each call's own usage at frontier rates.",
+)
+@click.option("--unsettled", is_flag=True, help="List calls left unsettled by a crash.")
+@click.option("--settle", "settle_id", type=int, metavar="ID", help="Settle unsettled call ID.")
+@click.option(
+    "--settle-call",
+    "settle_call",
+    type=int,
+    metavar="ID",
+    help="Settle an unpriced call ID (its cost from your console).",
+)
+@click.option("--usd", metavar="AMOUNT", help="With --settle or --settle-call: what it cost.")
 @click.pass_context
 def cost(
-    ctx: click.Context, slug: str | None, all_features: bool, by: str | None, fmt: str
+    ctx: click.Context,
+    slug: str | None,
+    all_features: bool,
+    by: str | None,
+    fmt: str,
+    baseline: str,
+    unsettled: bool,
+    settle_id: int | None,
+    settle_call: int | None,
+    usd: str | None,
 ) -> None:
     """Show what a feature's model calls cost, next to the always-frontier baseline.
 
+    The baseline is counterfactual by default: the feature's calls replayed, in order,
+    through one prompt cache of the frontier model and priced there (output tokens as
+    observed); `--baseline same-usage` shows each call's own usage at frontier rates.
     SLUG defaults to the most recently active feature. Exits 1 when nothing has been
     recorded yet (no ledger), 2 for an unknown SLUG.
+
+    A call in flight when devloop was killed is unsettled: it may have been billed, and
+    the budget counts it at its worst case until you say what it cost (your console shows
+    it): `--unsettled` lists them, `--settle ID --usd AMOUNT` settles one.
     """
     from devloop import report as report_mod
     from devloop import tables
     from devloop.config import find_root
 
     root = find_root(ctx.obj["start"])
-    rep = report_mod.build_for_repo(root, slug, all_features=all_features, by=by)
+    if unsettled or settle_id is not None or settle_call is not None:
+        _settle(root, settle_id, settle_call, usd)
+        return
+    rep = report_mod.build_for_repo(
+        root, slug, all_features=all_features, by=by, baseline=baseline
+    )
     if fmt == "json":
         import json
 
@@ -219,6 +258,34 @@ def cost(
         view.headers, view.rows, title=view.title, right=view.right, footer=view.footer
     )
     click.echo("\n" + "\n".join(view.notes))
+
+
+def _settle(root: Path, reservation: int | None, call: int | None, usd: str | None) -> None:
+    """`devloop cost --unsettled`, `--settle ID --usd X`, `--settle-call ID --usd X`."""
+    from devloop.ledger import Ledger
+    from devloop.money import parse_usd
+
+    with Ledger.open(root, create=False) as ledger:
+        if reservation is None and call is None:
+            held = ledger.open_reservations()
+            if not held:
+                click.echo("no unsettled calls.")
+            for r in held:
+                worst = "unknown" if r.worst_pico is None else f"${r.worst_pico / 10**12:.4f}"
+                click.echo(
+                    f"{r.id}: feature {r.feature}, step {r.step_key}, {r.model}, sent "
+                    f"{r.created_at}, worst case {worst} (pid {r.pid} on {r.host})"
+                )
+            return
+        if usd is None:
+            raise UsageError("--settle and --settle-call need --usd AMOUNT (0 if not billed).")
+        amount = parse_usd(usd, "--usd", allow_zero=True)
+        if reservation is not None:
+            ledger.settle_by_hand(reservation, amount, "settled with devloop cost --settle")
+            click.echo(f"settled call {reservation} at ${amount}.")
+        if call is not None:
+            ledger.settle_unpriced_by_hand(call, amount, "settled with devloop cost --settle-call")
+            click.echo(f"settled unpriced call {call} at ${amount}.")
 
 
 # -------------------------------------------------------------------- sim

@@ -351,9 +351,11 @@ def system_text(root: Path) -> str:
     return load_template(root, SYSTEM_TEMPLATE).strip() + "\n"
 
 
-def spec_block(title: str, text: str) -> str:
-    """The spec as it sits in the cached context."""
-    return f"# Feature spec: {title}\n\n{text.strip()}\n"
+def spec_block(title: str, text: str, slug: str) -> str:
+    """The spec as it sits in the cached context. The slug makes each feature's cached
+    prefix its own: the two arms of an A/B run see the same spec, and must not read each
+    other's cache, or the second arm's cost would not be a run of its own."""
+    return f"# Feature spec: {title}\n\nFeature: `{slug}`\n\n{text.strip()}\n"
 
 
 def section(markdown: str, heading: str) -> str | None:

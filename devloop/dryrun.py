@@ -77,7 +77,7 @@ def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> 
     system = ctxmod.system_text(root)
     context = [
         ctxmod.project_map(root, cfg.loop.project_map_tokens, hints=spec.text),
-        ctxmod.spec_block(spec.title, spec.text),
+        ctxmod.spec_block(spec.title, spec.text, spec.slug),
     ]
     prompts_dir = root / state_mod.DEVLOOP_DIR / "dry-run" / spec.slug
     guessed: dict[str, tuple[str, ...]] = {}

@@ -252,10 +252,11 @@ class OpenReservation:
 class CallShape:
     """A recorded call as the counterfactual baseline replays it."""
 
-    id: int
+    id: int  # the call's id; minus the reservation's for a call still in flight
     started_at: str
     shape: dict[str, Any]
-    prompt_tokens: int  # input + cache writes + cache reads, as billed
+    prompt_tokens: int  # input + cache writes + cache reads, as billed (in flight: estimated)
+    reservation_id: int | None = None  # set for a call still in flight
 
 
 @dataclass(frozen=True)
@@ -510,7 +511,9 @@ MIGRATIONS: list[tuple[str, ...]] = [
             settled_at TEXT,
             call_id INTEGER REFERENCES calls(id),
             settled_pico INTEGER CHECK (settled_pico IS NULL OR settled_pico >= 0),
-            note TEXT
+            note TEXT,
+            started_at TEXT,
+            cache_json TEXT
         )""",
         "CREATE INDEX reservations_open ON reservations(feature, status)",
         """CREATE TABLE reuses (
@@ -1025,18 +1028,37 @@ class Ledger:
 
     # ------------------------------------------------ counterfactual, reuse
 
-    def call_shapes(self, feature: str) -> list[CallShape]:
-        """The feature's answered calls with what their prompt cache saw, in send order."""
-        rows = self._read(
-            "SELECT id, started_at, created_at, cache_json, input_tokens,"
-            " cache_creation_input_tokens, cache_read_input_tokens FROM calls"
-            " WHERE feature = ? AND cache_json IS NOT NULL ORDER BY started_at, id",
-            (feature,),
+    def mark_sent(
+        self, reservation_id: int, started_at: datetime, shape: Mapping[str, Any]
+    ) -> None:
+        """The reserved call is being sent now, with this prompt shape: calls answered while
+        it is in flight replay it in the counterfactual baseline (baseline.py)."""
+        self._write(
+            lambda conn: conn.execute(
+                "UPDATE reservations SET started_at = ?, cache_json = ? WHERE id = ?",
+                (_stamp(started_at), _json(shape), reservation_id),
+            )
         )
-        return [
-            CallShape(row[0], row[1] or row[2], _loads(row[3]) or {}, row[4] + row[5] + row[6])
-            for row in rows
-        ]
+
+    def call_shapes(self, feature: str) -> list[CallShape]:
+        """The feature's answered calls with what their prompt cache saw, and the calls in
+        flight (their estimated tokens), in send order. One query, so a call settling
+        meanwhile is seen once, as one or the other."""
+        rows = self._read(
+            "SELECT id, COALESCE(started_at, created_at), cache_json,"
+            " input_tokens + cache_creation_input_tokens + cache_read_input_tokens, NULL"
+            " FROM calls WHERE feature = ? AND cache_json IS NOT NULL"
+            " UNION ALL SELECT -id, started_at, cache_json, NULL, id FROM reservations"
+            " WHERE feature = ? AND status = ? AND cache_json IS NOT NULL",
+            (feature, feature, RESERVED),
+        )
+        shapes = []
+        for key, started, text, tokens, reservation in rows:
+            shape = _loads(text) or {}
+            if tokens is None:
+                tokens = int(shape.get("estimated_tokens") or 0)
+            shapes.append(CallShape(key, started, shape, tokens, reservation_id=reservation))
+        return sorted(shapes, key=lambda c: (c.started_at, c.id))
 
     def reusable_call(
         self, feature: str, step_key: str, request_sha256: str

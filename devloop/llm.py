@@ -609,6 +609,8 @@ class Door:
         _attempt_log.statuses = []
         _attempt_log.on_response = release
         sent_at = datetime.now(UTC)
+        if reservation is not None:
+            self.ledger.mark_sent(reservation, sent_at, shape)
         started = time.monotonic()
         stream_retries = 0
         try:
@@ -705,9 +707,14 @@ class Door:
         current = CallShape(
             0, _stamp(sent_at), dict(record.cache_shape or {}), baseline.prompt_tokens(usage)
         )
+        others = [
+            c
+            for c in self.ledger.call_shapes(self.feature)
+            if c.reservation_id is None or c.reservation_id != record.reservation_id
+        ]
         try:
             counterfactual = baseline.counterfactual_usage(
-                self.ledger.call_shapes(self.feature),
+                others,
                 current,
                 usage,
                 frontier=frontier,

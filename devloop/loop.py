@@ -161,13 +161,9 @@ def parse_stop_after(text: str) -> int:
 def parse_budget(text: str | None) -> Decimal | None:
     if text is None:
         return None
-    try:
-        value = Decimal(str(text).strip().lstrip("$"))
-    except ArithmeticError:
-        raise UsageError(f"--budget {text}: give an amount in USD, e.g. --budget 5.") from None
-    if not value.is_finite() or value <= 0:
-        raise UsageError(f"--budget {text}: the budget must be a positive amount of USD.")
-    return value
+    from devloop.money import parse_usd
+
+    return parse_usd(text, "--budget")
 
 
 # ------------------------------------------------------------------ the agent
@@ -1317,7 +1313,7 @@ def freeze_prefix(cfg: Config, spec: spec_mod.Spec, directory: Path) -> None:
     parts = (
         ctxmod.system_text(cfg.root),
         ctxmod.project_map(cfg.root, cfg.loop.project_map_tokens, hints=spec.text),
-        ctxmod.spec_block(spec.title, spec.text),
+        ctxmod.spec_block(spec.title, spec.text, spec.slug),
     )
     for name, text in zip(PREFIX_FILES, parts, strict=True):
         state_mod.atomic_write(directory / name, text)

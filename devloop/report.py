@@ -8,7 +8,7 @@ turns the result into JSON, CSV or table cells. The CLI picks the format and pri
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
@@ -19,13 +19,22 @@ from devloop.ledger import (
     Feature,
     Ledger,
     LedgerMissing,
+    OpenReservation,
     RunGroup,
     pico_to_usd,
 )
 
 GROUPINGS: tuple[str, ...] = ("step", "model", "tier")
 JSON_SCHEMA = "devloop.cost/1"
-BASELINE_NOTE = "frontier baseline = the same token usage repriced at frontier rates"
+BASELINES = ("counterfactual", "same-usage")
+BASELINE_NOTES = {
+    "counterfactual": "frontier baseline = what these calls would have cost in one all-frontier "
+    "run, sharing one prompt cache (cache reads and writes replayed on the frontier model; "
+    "output tokens as observed)",
+    "same-usage": "frontier baseline (same usage) = each call's own token usage repriced at "
+    "frontier rates (ignores that an all-frontier run shares one prompt cache)",
+}
+BASELINE_NOTE = BASELINE_NOTES["counterfactual"]
 SCRIPT_TIER = "script"
 _TIER_ORDER = ("frontier", "mid", "light", SCRIPT_TIER)
 _KNOWN_SLUGS_SHOWN = 20
@@ -70,6 +79,8 @@ class CostRow:
     tokens: Tokens = field(default_factory=Tokens)
     cost_pico: int = 0
     baseline_pico: int = 0
+    same_usage_baseline_pico: int = 0
+    same_usage_unpriced_calls: int = 0
 
     def add_calls(self, group: CallGroup) -> None:
         self.tiers.add(group.tier)
@@ -91,6 +102,8 @@ class CostRow:
         )
         self.cost_pico += group.cost_pico
         self.baseline_pico += group.baseline_pico
+        self.same_usage_baseline_pico += group.same_usage_baseline_pico
+        self.same_usage_unpriced_calls += group.same_usage_unpriced_calls
 
     def add_row(self, other: CostRow) -> None:
         self.tiers |= other.tiers
@@ -103,6 +116,8 @@ class CostRow:
         self.tokens.add(other.tokens)
         self.cost_pico += other.cost_pico
         self.baseline_pico += other.baseline_pico
+        self.same_usage_baseline_pico += other.same_usage_baseline_pico
+        self.same_usage_unpriced_calls += other.same_usage_unpriced_calls
 
     @property
     def priced_calls(self) -> int:
@@ -121,6 +136,12 @@ class CostRow:
         if self.cost_usd is None or self.baseline_unpriced_calls:
             return None
         return pico_to_usd(self.baseline_pico)
+
+    @property
+    def same_usage_baseline_usd(self) -> Decimal | None:
+        if self.cost_usd is None or self.same_usage_unpriced_calls:
+            return None
+        return pico_to_usd(self.same_usage_baseline_pico)
 
     @property
     def saved_usd(self) -> Decimal | None:
@@ -146,16 +167,24 @@ class CostReport:
     rows: list[CostRow]
     total: CostRow
     baseline_models: list[str]
+    baseline: str = "counterfactual"  # which baseline the baseline/saved columns show
+    unsettled: list[OpenReservation] = field(default_factory=list)  # calls in flight at a crash
 
 
 # --------------------------------------------------------------- building
 
 
 def build(
-    ledger: Ledger, slug: str | None = None, *, all_features: bool = False, by: str | None = None
+    ledger: Ledger,
+    slug: str | None = None,
+    *,
+    all_features: bool = False,
+    by: str | None = None,
+    baseline: str = "counterfactual",
 ) -> CostReport:
-    """The report for one feature (`slug`, default the most recent) or for all of them."""
-    check_arguments(slug, all_features=all_features, by=by)
+    """The report for one feature (`slug`, default the most recent) or for all of them.
+    `baseline`: which frontier baseline the baseline and saved columns show."""
+    check_arguments(slug, all_features=all_features, by=by, baseline=baseline)
     features = ledger.features()
     if not features:
         raise LedgerMissing(
@@ -170,6 +199,15 @@ def build(
     group_by = by or ("feature" if all_features else "step")
     only = feature.slug if feature else None
     calls = ledger.call_groups(only)
+    if baseline == "same-usage":
+        calls = [
+            replace(
+                g,
+                baseline_pico=g.same_usage_baseline_pico,
+                baseline_unpriced_calls=g.same_usage_unpriced_calls,
+            )
+            for g in calls
+        ]
     runs = ledger.step_run_groups(only)
     rows = _fold(group_by, features if group_by == "feature" else [], calls, runs)
     total = CostRow(key="total")
@@ -184,23 +222,34 @@ def build(
         rows=rows,
         total=total,
         baseline_models=baseline_models,
+        baseline=baseline,
+        unsettled=ledger.open_reservations(only),
     )
 
 
 def build_for_repo(
-    root: Path, slug: str | None = None, *, all_features: bool = False, by: str | None = None
+    root: Path,
+    slug: str | None = None,
+    *,
+    all_features: bool = False,
+    by: str | None = None,
+    baseline: str = "counterfactual",
 ) -> CostReport:
     """Open the repository's ledger read-only-ish (never create it) and build the report."""
-    check_arguments(slug, all_features=all_features, by=by)
+    check_arguments(slug, all_features=all_features, by=by, baseline=baseline)
     with Ledger.open(root, create=False) as ledger:
-        return build(ledger, slug, all_features=all_features, by=by)
+        return build(ledger, slug, all_features=all_features, by=by, baseline=baseline)
 
 
-def check_arguments(slug: str | None, *, all_features: bool, by: str | None) -> None:
+def check_arguments(
+    slug: str | None, *, all_features: bool, by: str | None, baseline: str = "counterfactual"
+) -> None:
     if slug and all_features:
         raise UsageError("give a feature SLUG or --all, not both.")
     if by is not None and by not in GROUPINGS:
         raise UsageError(f"--by {by}: group by one of {', '.join(GROUPINGS)}.")
+    if baseline not in BASELINES:
+        raise UsageError(f"--baseline {baseline}: one of {', '.join(BASELINES)}.")
 
 
 def _unknown_slug(slug: str, features: list[Feature], path: Path) -> str:
@@ -287,11 +336,19 @@ def _tiers(tiers: Iterable[str]) -> list[str]:
 def notes(report: CostReport) -> list[str]:
     """The lines printed under the table (and the `notes` of the JSON)."""
     out = [
-        BASELINE_NOTE
+        BASELINE_NOTES[report.baseline]
         + (f" ({', '.join(report.baseline_models)})" if report.baseline_models else "")
         + "; saved = baseline - cost."
     ]
     total = report.total
+    if report.unsettled:
+        worst = pico_to_usd(sum(r.worst_pico or 0 for r in report.unsettled))
+        out.append(
+            f"{_calls(len(report.unsettled))} unsettled: in flight when a run stopped, maybe "
+            f"billed, not in these totals; the budget counts them at their worst case "
+            f"(${worst:.4f}). `devloop cost --unsettled` lists them; `devloop cost --settle ID "
+            "--usd AMOUNT` settles one."
+        )
     if total.unpriced_calls:
         models = ", ".join(sorted(total.unpriced_models))
         out.append(
@@ -359,6 +416,7 @@ def _row_json(row: CostRow) -> dict[str, Any]:
         },
         "cost_usd": _money(row.cost_usd),
         "baseline_usd": _money(row.baseline_usd),
+        "same_usage_baseline_usd": _money(row.same_usage_baseline_usd),
         "saved_usd": _money(row.saved_usd),
         "saved_pct": None if pct is None else float(pct),
     }
@@ -373,9 +431,17 @@ def to_json(report: CostReport) -> dict[str, Any]:
         "ledger": str(report.ledger_path),
         "feature": _feature_json(report.feature),
         "currency": "USD",
-        "baseline": {"definition": BASELINE_NOTE, "models": report.baseline_models},
+        "baseline": {
+            "kind": report.baseline,
+            "definition": BASELINE_NOTES[report.baseline],
+            "models": report.baseline_models,
+        },
         "rows": [_row_json(row) for row in report.rows],
         "total": _row_json(report.total),
+        "unsettled_calls": len(report.unsettled),
+        "unsettled_worst_usd": _money(
+            pico_to_usd(sum(r.worst_pico or 0 for r in report.unsettled))
+        ),
         "notes": notes(report),
     }
 

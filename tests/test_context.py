@@ -28,7 +28,7 @@ def make_repo(root: Path, files: int) -> Path:
 def research_request_bytes(root: Path, budget: int = 4_000) -> int:
     """Size of the research step's request body, built as the loop builds it."""
     system = context.system_text(root)
-    spec = context.spec_block("Add an export command", "Add `export` to the CLI.\n")
+    spec = context.spec_block("Add an export command", "Add `export` to the CLI.\n", "export")
     prefix = [context.project_map(root, budget, hints="Add `export` to the CLI."), spec]
     message = context.render_template(root, "research", {"title": "Add an export command"})
     params = build_params(

@@ -26,13 +26,17 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 ROW_KEYS = {
     "key", "step_number", "feature", "tiers", "models", "runs", "calls", "priced_calls",
     "unpriced_calls", "unpriced_models", "baseline_unpriced_calls", "tokens", "cost_usd",
-    "baseline_usd", "saved_usd", "saved_pct",
+    "baseline_usd", "same_usage_baseline_usd", "saved_usd", "saved_pct",
 }  # fmt: skip
 TOKEN_KEYS = {"input", "cache_write", "cache_write_5m", "cache_write_1h", "cache_read", "output"}
 TOP_KEYS = {
     "schema", "scope", "group_by", "ledger", "feature", "currency", "baseline", "rows",
-    "total", "notes",
+    "total", "notes", "unsettled_calls", "unsettled_worst_usd",
 }  # fmt: skip
+NOTE = "frontier baseline = what these calls would have cost in one all-frontier run"
+# A mid call's same-usage baseline is this much above its counterfactual one (the cache a
+# routed run splits across two models, which the same-usage figure ignores).
+SAME_USAGE_EXTRA = Decimal("0.005")
 
 
 def usd(text: str) -> str:
@@ -106,6 +110,8 @@ def cost_repo(git_repo: Path) -> Path:
                         usage=_usage(tokens),
                         cost_usd=None if cost is None else Decimal(cost),
                         baseline_usd=Decimal(baseline),
+                        same_usage_baseline_usd=Decimal(baseline)
+                        + (SAME_USAGE_EXTRA if served != OPUS else 0),
                         baseline_model=OPUS,
                         escalated_from=previous if tier != routed else None,
                         created_at=when,
@@ -318,15 +324,30 @@ def test_all_table_total_line(cost_repo, run_cli):
 # ---------------------------------------------------------------- formats
 
 
+def test_the_same_usage_baseline_stays_available(cost_repo, run_cli):
+    default = cost_json(run_cli, cost_repo)["total"]
+    assert default["baseline_usd"] == usd("0.120")
+    # implement's two mid calls and review's priced one: three times the extra
+    assert default["same_usage_baseline_usd"] == usd("0.135")
+    same = cost_json(run_cli, cost_repo, "--baseline", "same-usage")
+    assert same["baseline"]["kind"] == "same-usage"
+    assert same["total"]["baseline_usd"] == usd("0.135")
+    assert same["total"]["saved_usd"] == usd("0.063")
+    table = run_cli(cost_repo, "cost", "--baseline", "same-usage").output
+    assert "each call's own token usage repriced at frontier rates" in table
+    assert "--baseline" in run_cli(cost_repo, "cost", "--help").output
+
+
 def test_json_has_the_documented_keys(cost_repo, run_cli):
     for args in ((), ("--all",), ("--by", "model"), ("--by", "tier")):
         doc = cost_json(run_cli, cost_repo, *args)
         assert set(doc) == TOP_KEYS
         assert doc["currency"] == "USD"
-        assert doc["baseline"] == {
-            "definition": "frontier baseline = the same token usage repriced at frontier rates",
-            "models": [OPUS],
-        }
+        assert doc["baseline"]["kind"] == "counterfactual"
+        assert doc["baseline"]["definition"].startswith(NOTE)
+        assert "output tokens as observed" in doc["baseline"]["definition"]
+        assert doc["baseline"]["models"] == [OPUS]
+        assert (doc["unsettled_calls"], doc["unsettled_worst_usd"]) == (0, usd("0"))
         for row in [*doc["rows"], doc["total"]]:
             assert set(row) == ROW_KEYS
             assert set(row["tokens"]) == TOKEN_KEYS
@@ -357,7 +378,7 @@ def test_markdown_has_a_table_total_and_baseline_note(cost_repo, run_cli):
     header = next(i for i, line in enumerate(lines) if line.startswith("| # | step |"))
     assert lines[header + 1].startswith("|---:|---|")
     assert any(line.startswith("|  | total |") and "$0.0720" in line for line in lines)
-    assert "- frontier baseline = the same token usage repriced at frontier rates" in result.output
+    assert f"- {NOTE}" in result.output
 
 
 def test_plain_table_when_piped(cost_repo, run_cli):
@@ -371,7 +392,7 @@ def test_plain_table_when_piped(cost_repo, run_cli):
     assert "$0.0720 + 1 unpriced" in total and "$0.1200" in total and "40.0%" in total
     preflight = next(line for line in lines if " preflight " in line)
     assert "script" in preflight and "$0.0000" in preflight
-    assert "frontier baseline = the same token usage repriced at frontier rates" in result.output
+    assert NOTE in result.output and "output tokens as observed" in result.output
 
 
 # ----------------------------------------------------------------- errors
