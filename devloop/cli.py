@@ -236,9 +236,7 @@ def cost(
     if unsettled or settle_id is not None or settle_call is not None:
         _settle(root, settle_id, settle_call, usd)
         return
-    rep = report_mod.build_for_repo(
-        root, slug, all_features=all_features, by=by, baseline=baseline
-    )
+    rep = report_mod.build_for_repo(root, slug, all_features=all_features, by=by, baseline=baseline)
     if fmt == "json":
         import json
 
@@ -821,6 +819,8 @@ def status(ctx: click.Context, slug: str | None, as_json: bool) -> None:
                         **asdict(f.state),
                         "cost_usd": None if f.cost_usd is None else str(f.cost_usd),
                         "next_step": f.next_step.key if f.next_step else None,
+                        "unsettled_calls": f.unsettled,
+                        "unsettled_worst_usd": str(f.unsettled_worst_usd),
                     }
                     for f in found
                 ],
@@ -846,6 +846,7 @@ def status(ctx: click.Context, slug: str | None, as_json: bool) -> None:
         ]
         headers = ["feature", "status", "next step", "done", "spent", "branch", "updated (UTC)"]
         print_table(headers, rows, title="Features", right={3, 4})
+        _unsettled_lines(found)
         return
     (item,) = found
     st = item.state
@@ -865,6 +866,17 @@ def status(ctx: click.Context, slug: str | None, as_json: bool) -> None:
     )
     if st.message:
         click.echo(st.message)
+    _unsettled_lines(found)
+
+
+def _unsettled_lines(found) -> None:
+    for f in found:
+        if f.unsettled:
+            click.echo(
+                f"{f.state.slug}: {f.unsettled} unsettled call(s), in flight when a run "
+                f"stopped: counted at their worst case (${f.unsettled_worst_usd:.4f}) against "
+                "the budget until settled (`devloop cost --unsettled`)."
+            )
 
 
 # ------------------------------------------------------------------- demo

@@ -538,6 +538,26 @@ def ledger_path(root: Path) -> Path:
     return Path(root) / LEDGER_DIR / LEDGER_FILE
 
 
+def looks_blank(path: Path) -> bool:
+    """Missing, empty, or an SQLite file without the calls table: nothing recorded in it."""
+    try:
+        if path.stat().st_size == 0:
+            return True
+    except FileNotFoundError:
+        return True
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'calls'"
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False  # unreadable: Ledger() says what is wrong with it
+    return found is None
+
+
 def _now() -> str:
     return _stamp(datetime.now(UTC))
 

@@ -48,7 +48,7 @@ from devloop.errors import (
     UnknownStepError,
     UsageError,
 )
-from devloop.ledger import Ledger
+from devloop.ledger import Ledger, pico_to_usd
 from devloop.schemas import (
     BUILD_PLAN,
     FINDINGS,
@@ -1331,6 +1331,7 @@ def start(
     spec = load_spec(cfg, spec_path)
     root = cfg.root
     head = repo_head(root)
+    state_mod.require_ledger(root)
     lock = state_mod.RepoLock(root).acquire(f"devloop feature {spec.slug}")
     try:
         if lock.note:
@@ -1406,6 +1407,7 @@ def resume(
     """Continue a feature from its first unfinished step (or re-run from --from)."""
     root = cfg.root
     repo_head(root)
+    state_mod.require_ledger(root)
     lock = state_mod.RepoLock(root).acquire(f"devloop resume {slug}")
     try:
         if lock.note:
@@ -1496,10 +1498,13 @@ class FeatureStatus:
     state: FeatureState
     cost_usd: Decimal | None
     next_step: Step | None
+    unsettled: int = 0  # calls in flight when a run stopped (ledger reservations)
+    unsettled_worst_usd: Decimal = Decimal(0)
 
 
 def statuses(root: Path) -> list[FeatureStatus]:
     """Every feature with a state.json in this repository, most recently updated first."""
+    state_mod.require_ledger(root)
     out = []
     ledger = None
     with contextlib.suppress(DevloopError):
@@ -1508,7 +1513,9 @@ def statuses(root: Path) -> list[FeatureStatus]:
         for slug in state_mod.list_slugs(root):
             st = state_mod.load(root, slug)
             cost = ledger.spent_usd(slug) if ledger else None
-            out.append(FeatureStatus(st, cost, st.first_unfinished()))
+            held = ledger.open_reservations(slug) if ledger else []
+            worst = pico_to_usd(sum(h.worst_pico or 0 for h in held))
+            out.append(FeatureStatus(st, cost, st.first_unfinished(), len(held), worst))
     finally:
         if ledger is not None:
             ledger.close()

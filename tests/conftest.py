@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-# The e2e harness of `devloop feature` (fixtures repo, sim, devloop, agent): loop_harness.py.
-pytest_plugins = ["loop_harness"]
+# The e2e harness of `devloop feature` (fixtures repo, sim, devloop, agent): loop_harness.py;
+# the model door's (fixture harness): door_harness.py.
+pytest_plugins = ["loop_harness", "door_harness"]
 
 
 @pytest.fixture(autouse=True)

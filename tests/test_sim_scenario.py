@@ -96,7 +96,10 @@ def test_the_shipped_example_scenario_loads():
         ({"steps": {"a": [{"status": 529, "text": "x"}]}}, "cannot also have"),
         ({"steps": {"a": [{"status": 200}]}}, "HTTP error status"),
         ({"steps": {"a": [{"text": "x", "json": {}}]}}, "not both"),
-        ({"steps": {"a": [{"text": "x", "stop_reason": "done"}]}}, "stop_reason must be one of"),
+        (
+            {"steps": {"a": [{"text": "x", "stop_reason": "end_trun"}]}},
+            "stop_reason must be one of",
+        ),
         ({"steps": {"a": [{"tool_use": {"input": {}}}]}}, "needs a `name`"),
         ({"steps": {"a": [{"text": "x", "times": 0}]}}, "`times`"),
         ({"steps": {"a": [{"text": "x", "delay": -1}]}}, "`delay`"),

@@ -227,7 +227,18 @@ def _parse_reply(raw: Any, where: str) -> tuple[Reply, int]:
     refusal = _parse_refusal(raw["refusal"], where) if "refusal" in raw else None
     stop_reason = raw.get("stop_reason")
     if stop_reason is not None and stop_reason not in STOP_REASONS:
-        raise ScenarioError(f"{where}: stop_reason must be one of {list(STOP_REASONS)}.")
+        # A stop reason the API may add one day: allowed when spelled like one (x_future),
+        # so clients can be tested on it; a typo of a known one is still an error.
+        import difflib
+        import re
+
+        close = difflib.get_close_matches(str(stop_reason), STOP_REASONS, n=1, cutoff=0.75)
+        if close or not re.fullmatch(r"[a-z][a-z_]*", str(stop_reason)):
+            raise ScenarioError(
+                f"{where}: stop_reason must be one of {list(STOP_REASONS)}"
+                + (f" (did you mean {close[0]!r}?)" if close else "")
+                + ", or a new lower_case name to test an unknown one."
+            )
     model = raw.get("model")
     if model is not None and not isinstance(model, str):
         raise ScenarioError(f"{where}: `model` must be a model id string.")
