@@ -74,6 +74,7 @@ class ArmResult:
     wall_s: float
     cost_usd: Decimal | None = None
     baseline_usd: Decimal | None = None
+    same_usage_baseline_usd: Decimal | None = None
     calls: int = 0
     unpriced_calls: int = 0
     tokens: dict[str, int] = field(default_factory=dict)
@@ -102,6 +103,7 @@ class ArmResult:
             "wall_s": round(self.wall_s, 2),
             "cost_usd": usd(self.cost_usd),
             "baseline_usd": usd(self.baseline_usd),
+            "same_usage_baseline_usd": usd(self.same_usage_baseline_usd),
             "calls": self.calls,
             "unpriced_calls": self.unpriced_calls,
             "tokens": self.tokens,
@@ -295,6 +297,7 @@ def _measure(arm: Arm, head: str, result: ArmResult) -> None:
             total = None
         if total is not None:
             result.cost_usd, result.baseline_usd = total.cost_usd, total.baseline_usd
+            result.same_usage_baseline_usd = total.same_usage_baseline_usd
             result.calls, result.unpriced_calls = total.calls, total.unpriced_calls
             t = total.tokens
             result.tokens = {

@@ -113,7 +113,7 @@ class CallRecord:
     attempt: int = 1
     usage: Mapping[str, Any] = field(default_factory=dict)
     cost_usd: Decimal | None = None
-    baseline_usd: Decimal | None = None  # the same usage priced on the frontier model
+    baseline_usd: Decimal | None = None  # in one all-frontier run (baseline.py)
     baseline_model: str | None = None
     price_version: str | None = None
     latency_ms: int | None = None

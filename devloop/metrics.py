@@ -8,7 +8,7 @@ Prometheus sample is):
     devloop_llm_requests_total{model,step,tier}            every recorded call
     devloop_llm_tokens_total{model,step,type}              input | cache_write | cache_read | output
     devloop_llm_cost_usd_total{model,step}                 calls with a verified price
-    devloop_llm_frontier_baseline_usd_total{step}          the same calls at frontier rates
+    devloop_llm_frontier_baseline_usd_total{step}          the calls in one all-frontier run
     devloop_llm_failures_total{model,step,kind}            outcome other than ok, e.g. empty,
                                                            truncated, refusal, invalid_output,
                                                            api_error:overloaded_error
@@ -102,7 +102,7 @@ class LedgerCollector:
         )
         yield family(
             "devloop_llm_frontier_baseline_usd",
-            "USD the same calls would have cost on the frontier model.",
+            "USD the calls would have cost in one all-frontier run (one prompt cache).",
             ["step"],
             baseline,
             money=True,

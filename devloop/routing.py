@@ -216,7 +216,8 @@ def render_markdown(cfg: Config) -> str:
     lines += [
         "",
         "Every model call is priced and written to the ledger next to its frontier baseline:",
-        "the same token usage repriced at the frontier tier's rates. `devloop cost` shows both.",
+        "what it would have cost in one all-frontier run, through one prompt cache.",
+        "`devloop cost` shows both.",
         "",
     ]
     return "\n".join(lines)
