@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devloop.errors import DevloopError, Interrupted, UsageError
+from devloop.proc import pid_alive
 
 GITLINK_MODE = "160000"  # a submodule entry: not a file we can check or swap
 # Every git devloop runs: no fsmonitor (a configured command would run outside the
@@ -250,16 +251,6 @@ def _fsync_files(paths: Sequence[Path]) -> None:
             os.close(fd)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextmanager
 def _signals_as_interrupts() -> Iterator[None]:
     """SIGTERM and SIGHUP end a check the way Ctrl-C does, so the restore still runs."""
@@ -377,7 +368,7 @@ def _recover(state: Path, git_dir: Path) -> RestoreReport:
         pid = int((state / "pid").read_text(encoding="utf-8").strip())
     except (OSError, ValueError):
         pid = 0
-    if pid and pid != os.getpid() and _pid_alive(pid):
+    if pid and pid != os.getpid() and pid_alive(pid):
         raise UsageError(
             f"another `devloop check staged` is running here (pid {pid}). Wait for it; "
             f"if no such process is running, delete {state} and retry."

@@ -559,10 +559,10 @@ def looks_blank(path: Path) -> bool:
 
 
 def _now() -> str:
-    return _stamp(datetime.now(UTC))
+    return stamp(datetime.now(UTC))
 
 
-def _stamp(moment: datetime) -> str:
+def stamp(moment: datetime) -> str:
     # Fixed-width UTC text so timestamps sort as strings.
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
@@ -853,7 +853,7 @@ class Ledger:
         """Record that a step started; returns the step run id. `worker` is "llm",
         "script" or "mixed"; tier and model are None for a script. `sandbox` says where the
         step's commands run (None: it runs none)."""
-        started = _stamp(started_at) if started_at else _now()
+        started = stamp(started_at) if started_at else _now()
 
         def write(conn: sqlite3.Connection) -> int:
             self._touch_feature(conn, feature, started)
@@ -888,7 +888,7 @@ class Ledger:
         """Close a step run with its final status ("ok", "failed", ...) and outcome."""
         if not status or status == STEP_RUN_RUNNING:
             raise ValueError(f"a finished step run needs a final status, not {status!r}")
-        ended = _stamp(ended_at) if ended_at else _now()
+        ended = stamp(ended_at) if ended_at else _now()
 
         def write(conn: sqlite3.Connection) -> None:
             row = conn.execute(
@@ -1056,7 +1056,7 @@ class Ledger:
         self._write(
             lambda conn: conn.execute(
                 "UPDATE reservations SET started_at = ?, cache_json = ? WHERE id = ?",
-                (_stamp(started_at), _json(shape), reservation_id),
+                (stamp(started_at), _json(shape), reservation_id),
             )
         )
 
@@ -1341,7 +1341,7 @@ def _call_row(call: CallRecord) -> dict[str, Any]:
         "outcome": call.outcome,
         "retries": call.retries,
         "escalated_from": call.escalated_from,
-        "created_at": _stamp(call.created_at) if call.created_at else _now(),
+        "created_at": stamp(call.created_at) if call.created_at else _now(),
         "same_usage_baseline_pico": _optional_pico(
             call.same_usage_baseline_usd, "same_usage_baseline_usd"
         ),
@@ -1349,7 +1349,7 @@ def _call_row(call: CallRecord) -> dict[str, Any]:
         "request_sha256": call.request_sha256,
         "transcript": call.transcript,
         "reservation_id": call.reservation_id,
-        "started_at": _stamp(call.started_at) if call.started_at else None,
+        "started_at": stamp(call.started_at) if call.started_at else None,
     }
 
 

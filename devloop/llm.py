@@ -38,7 +38,16 @@ from typing import Any, Protocol
 from devloop import baseline, jsonshape, pricing, tokens, worstcase
 from devloop.config import Config
 from devloop.errors import ApiError, BudgetExceeded, UnpricedModelError, UsageError
-from devloop.ledger import CallRecord, CallShape, Ledger, OpenReservation, Refusal, pico_to_usd
+from devloop.ledger import (
+    CallRecord,
+    CallShape,
+    Ledger,
+    OpenReservation,
+    Refusal,
+    pico_to_usd,
+    stamp,
+)
+from devloop.proc import pid_alive
 from devloop.redaction import redact
 
 # Stop reasons that mean the answer was cut off.
@@ -397,7 +406,7 @@ class Door:
 
         left = []
         for held in self.ledger.open_reservations(self.feature):
-            if held.host == socket.gethostname() and held.pid and _pid_alive(held.pid):
+            if held.host == socket.gethostname() and held.pid and pid_alive(held.pid):
                 if held.pid != os.getpid():
                     continue  # another live process's call in flight
             name = self.exchanges.find(held.id) if self.exchanges is not None else None
@@ -705,7 +714,7 @@ class Door:
             same_usage = None
         sent_at = fields["sent_at"]
         current = CallShape(
-            0, _stamp(sent_at), dict(record.cache_shape or {}), baseline.prompt_tokens(usage)
+            0, stamp(sent_at), dict(record.cache_shape or {}), baseline.prompt_tokens(usage)
         )
         others = [
             c
@@ -875,22 +884,6 @@ def min_cache_tokens(model: str) -> int:
 
     found = capability(model)
     return found.min_cache_tokens if found else DEFAULT_MIN_CACHE_TOKENS
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _pid_alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _is_transport_error(exc: Exception) -> bool:
