@@ -15,11 +15,11 @@ HOOK_COMMANDS = (["check", "staged"], ["check", "commit-msg"])
 def main() -> None:
     code = None
     if sys.argv[1:3] in HOOK_COMMANDS:  # decided before importing anything of devloop's
-        from devloop.hooks import fast_main
+        from devloop.git.hooks import fast_main
 
         code = fast_main(sys.argv[1:])
     if code is None:
-        from devloop.cli import main as cli_main
+        from devloop.cli.main import main as cli_main
 
         cli_main()
     sys.exit(code)

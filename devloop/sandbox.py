@@ -609,9 +609,9 @@ class _GitLayout:
 
 
 def _git_layout(root: Path) -> _GitLayout | None:
-    from devloop import gitops
+    from devloop.git import repository
 
-    proc_ = gitops.git(
+    proc_ = repository.git(
         ["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"],
         root,
         check=False,
@@ -641,9 +641,11 @@ def reduced_git_config(path: Path) -> Path:
     """A copy of the git config at `path` with only the keys in GIT_KEYS, remote URLs
     without user names or tokens (no credential helpers, http headers, hooks, fsmonitor,
     includes). Written once per content into devloop's scratch directory."""
-    from devloop import gitops
+    from devloop.git import repository
 
-    listing = gitops.git(["config", "--file", str(path), "--list", "-z"], path.parent, check=False)
+    listing = repository.git(
+        ["config", "--file", str(path), "--list", "-z"], path.parent, check=False
+    )
     sections: dict[tuple[str, str | None], list[tuple[str, str]]] = {}
     for entry in listing.stdout.decode("utf-8", "surrogateescape").split("\0"):
         name, _, value = entry.partition("\n")

@@ -55,7 +55,7 @@ def git_repo(tmp_path: Path) -> Path:
 @pytest.fixture
 def run_cli():
     """Invoke the devloop CLI in-process: run_cli(repo, "routing", "--markdown")."""
-    from devloop.cli import cli
+    from devloop.cli.main import cli
 
     def run(cwd: Path, *args: str, input: str | None = None, env: dict | None = None):
         runner = CliRunner()

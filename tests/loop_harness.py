@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from devloop import cli, loop
-from devloop.agent_api import StepOutcome
+from devloop.agent.contract import StepOutcome
+from devloop.cli import main
+from devloop.loop import engine
 from devloop.sim import SimServer
 
 
@@ -165,7 +166,7 @@ def devloop(capsys):
     def run(repo: Path, *args: str) -> Result:
         capsys.readouterr()
         try:
-            cli.main(["-C", str(repo), *args])
+            main.main(["-C", str(repo), *args])
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
@@ -234,7 +235,7 @@ class FakeAgent:
 @pytest.fixture
 def agent(monkeypatch) -> FakeAgent:
     fake = FakeAgent()
-    monkeypatch.setattr(loop, "load_agent_factory", lambda: lambda cfg: fake)
+    monkeypatch.setattr(engine, "load_agent_factory", lambda: lambda cfg: fake)
     return fake
 
 
@@ -266,7 +267,7 @@ class EscalatingAgent(FakeAgent):
 @pytest.fixture
 def escalating_agent(monkeypatch) -> EscalatingAgent:
     fake = EscalatingAgent()
-    monkeypatch.setattr(loop, "load_agent_factory", lambda: lambda cfg: fake)
+    monkeypatch.setattr(engine, "load_agent_factory", lambda: lambda cfg: fake)
     return fake
 
 

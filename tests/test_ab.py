@@ -7,7 +7,7 @@ import sqlite3
 
 from loop_harness import SLUG, build_phase, git, plan_phase
 
-from devloop import ab
+from devloop.loop import ab
 
 AB = f".devloop/ab/{SLUG}"
 ROUTED, FRONTIER = f"{SLUG}-ab-routed", f"{SLUG}-ab-frontier"

@@ -16,16 +16,17 @@ import pytest
 from calc_project import ADD_MUL, CALC, MUL_TEST, RUFF, TEST, TESTS, WRONG_MUL, edit, write_calc
 from conftest import git
 
-from devloop import agent, config
-from devloop import context as ctxmod
-from devloop.agent_api import StepContext
-from devloop.agent_work import changed_between, narrowed, tampered, task_targets
+from devloop import config
+from devloop.agent import builder
+from devloop.agent.contract import StepContext
+from devloop.agent.tools.workspace import tool_definitions
+from devloop.agent.worktree import changed_between, narrowed, tampered, task_targets
 from devloop.ledger import Ledger
-from devloop.llm import Door
+from devloop.loop import prompts as ctxmod
+from devloop.model.door import Door
 from devloop.schemas import BuildPlan, FileChange, Finding, Task
 from devloop.sim import SimServer
 from devloop.steps import resolve_step
-from devloop.tools import tool_definitions
 
 SLUG = "calc"
 CONFIG = f"""[commands]
@@ -152,7 +153,7 @@ def test_a_task_passes_on_the_first_attempt(harness, project):
             ]
         }
     )
-    outcome = agent.create(config.load(project)).implement(h.ctx("implement", (task,)), [task])
+    outcome = builder.create(config.load(project)).implement(h.ctx("implement", (task,)), [task])
     assert outcome.ok, outcome.summary
     assert outcome.files_changed == ["src/calc.py", "tests/test_calc.py"]
     assert "def mul(a, b):\n    return a * b" in (project / "src" / "calc.py").read_text()
@@ -199,7 +200,7 @@ def test_failing_twice_on_mid_escalates_to_a_fresh_frontier_conversation(harness
         }
     )
     cfg = config.load(project)
-    outcome = agent.create(cfg).implement(h.ctx("implement", (task,)), [task])
+    outcome = builder.create(cfg).implement(h.ctx("implement", (task,)), [task])
     assert outcome.ok, outcome.summary
     (record,) = outcome.details["tasks"]
     assert record["tier"] == "frontier" and record["escalated"] and record["attempts"] == 3
@@ -233,7 +234,7 @@ def test_failing_on_both_tiers_returns_not_ok_and_leaves_the_tree(harness, proje
     task = mul_task()
     h = harness({"implement": [{"tool_use": WRONG_MUL}, {"text": "done", "times": 4}]})
     ctx = h.ctx("implement", (task,))
-    outcome = agent.create(ctx.cfg).implement(ctx, [task])
+    outcome = builder.create(ctx.cfg).implement(ctx, [task])
     assert not outcome.ok
     assert (
         "task T1 (Add mul) did not pass" in outcome.summary
@@ -261,7 +262,7 @@ def test_a_repeated_failing_tool_call_ends_the_attempt(harness, project):
         }
     )
     ctx = h.ctx("implement", (task,))
-    outcome = agent.create(ctx.cfg).implement(ctx, [task])
+    outcome = builder.create(ctx.cfg).implement(ctx, [task])
     assert outcome.ok, outcome.summary
     (record,) = outcome.details["tasks"]
     assert record["attempts"] == 2 and record["turns"] == 4 and record["tool_calls"] == 3
@@ -290,10 +291,10 @@ def test_limits_come_from_config(harness, project):
     task = mul_task(tests=())
     ctx = h.ctx("implement", (task,))
     assert ctx.cfg.agent.max_tool_calls == 2 and ctx.cfg.agent.max_turns == 2
-    by_calls = agent.create(ctx.cfg).implement(ctx, [task])
+    by_calls = builder.create(ctx.cfg).implement(ctx, [task])
     assert not by_calls.ok and "2 tool calls ([agent] max_tool_calls)" in by_calls.summary
     assert by_calls.details["tasks"][0]["tool_calls"] == 2 and len(h.bodies()) == 1
-    by_turns = agent.create(ctx.cfg).implement(h.ctx("implement", (task,)), [task])
+    by_turns = builder.create(ctx.cfg).implement(h.ctx("implement", (task,)), [task])
     assert not by_turns.ok and "2 model turns ([agent] max_turns)" in by_turns.summary
     assert len(h.bodies()) == 3 and all(b["model"] == ctx.cfg.models.mid for b in h.bodies())
 
@@ -325,9 +326,9 @@ def test_a_rerun_skips_the_tasks_a_cut_off_run_finished(harness, project):
             ]
         }
     )
-    first = agent.create(config.load(project)).implement(h.ctx("implement", (t1, t2)), [t1, t2])
+    first = builder.create(config.load(project)).implement(h.ctx("implement", (t1, t2)), [t1, t2])
     assert not first.ok and "test files do not exist yet: tests/test_sub.py" in first.summary
-    again = agent.create(config.load(project)).implement(h.ctx("implement", (t1, t2)), [t1, t2])
+    again = builder.create(config.load(project)).implement(h.ctx("implement", (t1, t2)), [t1, t2])
     assert again.ok, again.summary
     assert len(h.bodies()) == 8  # T1 was not sent again
     records = again.details["tasks"]
@@ -346,7 +347,7 @@ def test_remediation_is_one_conversation_most_severe_first(harness, project):
     ]
     h = harness({"remediate": [{"tool_use": ADD_MUL}, {"text": "1. fixed (src/calc.py)"}]})
     ctx = h.ctx("remediate")
-    outcome = agent.create(ctx.cfg).remediate(ctx, findings)
+    outcome = builder.create(ctx.cfg).remediate(ctx, findings)
     assert outcome.ok and outcome.files_changed == ["src/calc.py"]
     assert outcome.details["first_attempt_pass"] and outcome.details["tests_changed"] == []
     shown = texts(h.bodies("remediate")[0]["messages"][0])
@@ -366,7 +367,7 @@ def test_final_remediation_checks_the_full_suite(harness, project):
         }
     )
     ctx = h.ctx("final-remediate")
-    outcome = agent.create(ctx.cfg).final_remediate(ctx, "Command: `pytest`\nOutput: no mul")
+    outcome = builder.create(ctx.cfg).final_remediate(ctx, "Command: `pytest`\nOutput: no mul")
     assert outcome.ok and outcome.details["attempts"] == 2
     assert "final remediation of the failing suite passed on mid (attempt 2)" in outcome.summary
     assert "Output: no mul" in texts(h.bodies()[0]["messages"][0])
@@ -377,7 +378,7 @@ def test_docs_are_skipped_without_a_model_call_when_no_docs_file_exists(harness,
     (project / "README.md").unlink()
     h = harness({"commit": [{"text": "never sent"}]})
     ctx = h.ctx("commit")
-    outcome = agent.create(ctx.cfg).write_docs(ctx, "Tasks done:\n- T1: Add mul")
+    outcome = builder.create(ctx.cfg).write_docs(ctx, "Tasks done:\n- T1: Add mul")
     assert outcome.ok and outcome.files_changed == [] and outcome.details == {"skipped": True}
     assert "none of the [agent] docs_files exists (README.md, CHANGELOG.md)" in outcome.summary
     assert h.server.message_requests() == []
@@ -405,7 +406,7 @@ def test_docs_edit_only_the_docs_files_with_the_editor(harness, project):
         }
     )
     ctx = h.ctx("commit")
-    outcome = agent.create(ctx.cfg).write_docs(ctx, "Tasks done:\n- T1: Add mul")
+    outcome = builder.create(ctx.cfg).write_docs(ctx, "Tasks done:\n- T1: Add mul")
     assert outcome.ok and outcome.summary == "README.md: documented mul()"
     assert "mul(a, b)` multiplies" in (project / "README.md").read_text()
     assert "return a * b" in (project / "src" / "calc.py").read_text()  # refused
@@ -424,9 +425,9 @@ def test_docs_edit_only_the_docs_files_with_the_editor(harness, project):
 
 def test_failures_differing_only_in_timings_are_the_same():
     first = "FAILED (failures=1)\nRan 2 tests in 0.001s"
-    assert agent._same_failure(first, "FAILED (failures=1)\nRan 2 tests in 0.000s")
-    assert agent._same_failure("1 failed in 0.52 seconds", "1 failed in 1.3 seconds")
-    assert not agent._same_failure(first, "FAILED (failures=2)\nRan 2 tests in 0.001s")
+    assert builder._same_failure(first, "FAILED (failures=1)\nRan 2 tests in 0.000s")
+    assert builder._same_failure("1 failed in 0.52 seconds", "1 failed in 1.3 seconds")
+    assert not builder._same_failure(first, "FAILED (failures=2)\nRan 2 tests in 0.001s")
 
 
 def test_test_targets_and_narrowing():

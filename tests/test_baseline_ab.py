@@ -17,7 +17,7 @@ from importlib import resources
 
 from loop_harness import build_phase, git, plan_phase
 
-from devloop.sim.demo import demo as demo_mod
+from devloop.demo import demo as demo_mod
 
 TOLERANCE = Decimal("0.03")
 
@@ -42,7 +42,7 @@ def close(routed: dict, frontier: dict) -> Decimal:
 
 def test_demo_scenario_baseline_predicts_the_all_frontier_arm(tmp_path, sim, devloop):
     repo = demo_mod.prepare(tmp_path / "tally")
-    text = resources.files("devloop.sim.demo").joinpath("scenario.toml").read_text()
+    text = resources.files("devloop.demo").joinpath("scenario.toml").read_text()
     steps = tomllib.loads(text)["steps"]
     server = sim(doubled(steps))
     routed, frontier = arms(devloop(repo.root, "ab", demo_mod.SPEC_PATH, "--json"))

@@ -12,7 +12,8 @@ import pytest
 
 from devloop import checks
 from devloop import config as config_mod
-from devloop.checks import CheckResult, Detail
+from devloop.checks import CheckResult, Detail, commands, routing_doc
+from devloop.checks import results as check_results
 
 VENV_PATH = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
@@ -67,14 +68,14 @@ def test_tool_name(command, tool):
 def test_file_suffixes_configured_inferred_or_all(tmp_path):
     cfg = cfg_for(tmp_path)
     assert checks.file_suffixes(cfg, "ruff check .") == (".py", ".pyi")
-    assert checks.file_suffixes(cfg, "npx eslint .") == checks.TOOL_SUFFIXES["eslint"]
+    assert checks.file_suffixes(cfg, "npx eslint .") == commands.TOOL_SUFFIXES["eslint"]
     assert checks.file_suffixes(cfg, "make lint") is None
     cfg.commands.file_suffixes = [".md", "rst"]
     assert checks.file_suffixes(cfg, "ruff check .") == (".md", ".rst")
 
 
 def test_long_file_lists_are_split_into_batches(tmp_path, monkeypatch):
-    monkeypatch.setattr(checks, "ARG_CHARS", 40)
+    monkeypatch.setattr(commands, "ARG_CHARS", 40)
     listed = tmp_path / "listed"
     files = [f"file{i:02}.py" for i in range(10)]
     for name in files:
@@ -83,7 +84,7 @@ def test_long_file_lists_are_split_into_batches(tmp_path, monkeypatch):
     result = checks.run_lint(cfg, files)
     assert result.passed, result
     assert listed.read_text().split() == files
-    assert len(checks._batches(files)) > 1
+    assert len(commands._batches(files)) > 1
 
 
 # ------------------------------------------------------------ tool output
@@ -137,7 +138,7 @@ def test_parse_location_lines_from_many_tools():
 def test_parse_details_caps_and_dedupes():
     output = "".join(f"a.py:{i}: E1 msg\n" for i in range(100)) + "a.py:1: E1 msg\n"
     details = checks.parse_details(output)
-    assert len(details) == checks.MAX_DETAILS + 1
+    assert len(details) == check_results.MAX_DETAILS + 1
     assert "60 more" in details[-1].message
 
 
@@ -191,7 +192,9 @@ def test_format_failure_points_at_the_fix_command(tmp_path):
 def test_run_side_by_side_keeps_order_and_runs_concurrently(tmp_path):
     cfg = cfg_for(tmp_path, lint="sleep 0.5", test="sleep 0.5")
     started = time.monotonic()
-    results = checks.run_side_by_side([lambda: checks.run_lint(cfg), lambda: checks.run_tests(cfg)])
+    results = check_results.run_side_by_side(
+        [lambda: checks.run_lint(cfg), lambda: checks.run_tests(cfg)]
+    )
     assert [r.name for r in results] == ["lint", "tests"]
     assert time.monotonic() - started < 0.95
 
@@ -201,7 +204,7 @@ def test_run_side_by_side_reraises_a_crash():
         raise ValueError("bad")
 
     with pytest.raises(ValueError, match="bad"):
-        checks.run_side_by_side([lambda: CheckResult("ok", True), boom])
+        check_results.run_side_by_side([lambda: CheckResult("ok", True), boom])
 
 
 # ------------------------------------------------------------ standalone commands
@@ -251,7 +254,7 @@ def test_unconfigured_checks_pass_as_skipped(git_repo, run_devloop):
 def test_check_routing_reports_missing_and_stale_docs(git_repo):
     cfg = config_mod.load(git_repo)
     missing = checks.check_routing(cfg)
-    assert not missing.passed and missing.fix == checks.FIX_ROUTING
+    assert not missing.passed and missing.fix == routing_doc.FIX_ROUTING
     from devloop import routing
 
     text = routing.render_markdown(cfg)

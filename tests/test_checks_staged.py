@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from devloop import checks, gitops
+from devloop import checks
+from devloop.checks import staged
+from devloop.git import repository
 
 RUFF_CONFIG = """\
 [commands]
@@ -126,7 +128,7 @@ def test_a_crash_in_a_check_restores_everything(partial, monkeypatch):
         assert (partial / "mod.py").read_text().startswith("import os")  # swapped in
         raise RuntimeError("lint crashed")
 
-    monkeypatch.setattr(checks, "run_lint", boom)
+    monkeypatch.setattr(staged, "run_lint", boom)
     with pytest.raises(RuntimeError, match="lint crashed"):
         checks.check_staged(partial)
     assert state(partial) == before
@@ -138,7 +140,7 @@ def test_keyboard_interrupt_in_a_check_restores_everything(partial, monkeypatch)
     def interrupted(cfg, files=None):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(checks, "run_format", interrupted)
+    monkeypatch.setattr(staged, "run_format", interrupted)
     with pytest.raises(KeyboardInterrupt):
         checks.check_staged(partial)
     assert state(partial) == before
@@ -407,7 +409,7 @@ def test_the_hook_path_imports_neither_anthropic_rich_nor_gitpython(git_repo):
 
 def test_gitops_reads_state_with_plumbing_that_never_writes_the_index(partial):
     before = state(partial)
-    snap = gitops.snapshot(partial)
+    snap = repository.snapshot(partial)
     assert {e.path for e in snap.staged} == {"mod.py"}
     assert {e.path: e.status for e in snap.unstaged} == {
         "mod.py": "M",

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from devloop import commits
+from devloop.checks import commitmsg
 
 SCISSORS = "# ------------------------ >8 ------------------------"
 
@@ -74,19 +74,19 @@ INVALID = [
 
 @pytest.mark.parametrize("message", VALID)
 def test_valid_messages_pass(message):
-    assert commits.validate(message) == []
+    assert commitmsg.validate(message) == []
 
 
 @pytest.mark.parametrize(("message", "rule", "line", "words"), INVALID)
 def test_each_rule_has_its_own_error_line(message, rule, line, words):
-    problems = commits.validate(message)
+    problems = commitmsg.validate(message)
     assert [p.rule for p in problems] == [rule], problems
     assert problems[0].line == line
     assert words in problems[0].message
 
 
 def test_several_broken_rules_are_all_reported():
-    problems = commits.validate("feature():  " + "x" * 120 + "\nbody")
+    problems = commitmsg.validate("feature():  " + "x" * 120 + "\nbody")
     assert {p.rule for p in problems} == {
         "scope-empty",
         "header-separator",
@@ -97,17 +97,19 @@ def test_several_broken_rules_are_all_reported():
 
 
 def test_types_and_length_come_from_arguments():
-    assert commits.validate("wip: ok here", types=["wip"]) == []
-    assert commits.validate("WIP: any case", types=["wip"]) == []
-    [problem] = commits.validate("feat: too long for 10", max_header_length=10)
+    assert commitmsg.validate("wip: ok here", types=["wip"]) == []
+    assert commitmsg.validate("WIP: any case", types=["wip"]) == []
+    [problem] = commitmsg.validate("feat: too long for 10", max_header_length=10)
     assert problem.rule == "header-max-length"
 
 
 def test_comment_char_is_configurable():
-    assert commits.validate("; a comment\nfeat: x", comment_char=";") == []
-    assert commits.validate("feat: x\n; ------------------------ >8 ------------------------\nbad")
+    assert commitmsg.validate("; a comment\nfeat: x", comment_char=";") == []
+    assert commitmsg.validate(
+        "feat: x\n; ------------------------ >8 ------------------------\nbad"
+    )
     assert (
-        commits.validate(
+        commitmsg.validate(
             "feat: x\n; ------------------------ >8 ------------------------\nbad", comment_char=";"
         )
         == []
@@ -115,15 +117,15 @@ def test_comment_char_is_configurable():
 
 
 def test_generated_messages_are_recognised():
-    assert commits.is_generated("Merge remote-tracking branch 'origin/main'")
-    assert not commits.is_generated("Merged the branch")
-    assert not commits.is_generated("Revert the change")  # no quote: not git's form
+    assert commitmsg.is_generated("Merge remote-tracking branch 'origin/main'")
+    assert not commitmsg.is_generated("Merged the branch")
+    assert not commitmsg.is_generated("Revert the change")  # no quote: not git's form
 
 
 def test_parse_header_returns_parts():
-    parts, problems = commits.parse_header("feat(cli)!: add it")
+    parts, problems = commitmsg.parse_header("feat(cli)!: add it")
     assert problems == []
-    assert parts == commits.Header("feat", "cli", True, "add it")
+    assert parts == commitmsg.Header("feat", "cli", True, "add it")
 
 
 # ------------------------------------------------------------ the CLI

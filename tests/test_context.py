@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from generated_repo import write_modules
 
-from devloop import context, tokens
-from devloop.context import TemplateError, render
-from devloop.llm import Request, build_params
+from devloop import tokens
+from devloop.loop import prompts
+from devloop.loop.prompts import TemplateError, render
+from devloop.model.door import Request, build_params
 
 
 def make_repo(root: Path, files: int) -> Path:
@@ -27,10 +28,10 @@ def make_repo(root: Path, files: int) -> Path:
 
 def research_request_bytes(root: Path, budget: int = 4_000) -> int:
     """Size of the research step's request body, built as the loop builds it."""
-    system = context.system_text(root)
-    spec = context.spec_block("Add an export command", "Add `export` to the CLI.\n", "export")
-    prefix = [context.project_map(root, budget, hints="Add `export` to the CLI."), spec]
-    message = context.render_template(root, "research", {"title": "Add an export command"})
+    system = prompts.system_text(root)
+    spec = prompts.spec_block("Add an export command", "Add `export` to the CLI.\n", "export")
+    prefix = [prompts.project_map(root, budget, hints="Add `export` to the CLI."), spec]
+    message = prompts.render_template(root, "research", {"title": "Add an export command"})
     params = build_params(
         Request([{"role": "user", "content": message}], system, prefix), "claude-opus-5-5", None
     )
@@ -39,7 +40,7 @@ def research_request_bytes(root: Path, budget: int = 4_000) -> int:
 
 def test_map_stays_within_budget_on_a_large_repo(tmp_path):
     repo = make_repo(tmp_path / "big", 1_000)
-    text = context.project_map(repo, 4_000)
+    text = prompts.project_map(repo, 4_000)
     assert tokens.estimate(text) <= 4_000
     assert "1000 files" in text
     assert "files: .py" in text  # deep directories are summarised, not listed
@@ -47,7 +48,7 @@ def test_map_stays_within_budget_on_a_large_repo(tmp_path):
 
 def test_small_repo_is_shown_nearly_whole(tmp_path):
     repo = make_repo(tmp_path / "small", 10)
-    text = context.project_map(repo, 4_000)
+    text = prompts.project_map(repo, 4_000)
     layout = text[: text.index("## Outlines")]
     assert all(f"src/mod{i:04d}.py (85 lines)" in layout for i in range(8))
     assert "- src/mod0000.py: RecordError, Record0, to_dict, from_dict, Store0," in text
@@ -57,7 +58,7 @@ def test_small_repo_is_shown_nearly_whole(tmp_path):
 
 def test_large_repo_map_uses_its_budget_and_follows_the_spec(tmp_path):
     repo = make_repo(tmp_path / "big", 1_000)
-    text = context.project_map(repo, 4_000, hints="Export the records of area07 as CSV.")
+    text = prompts.project_map(repo, 4_000, hints="Export the records of area07 as CSV.")
     assert 3_000 <= tokens.estimate(text) <= 4_000
     outlines = text[text.index("## Outlines") : text.index("## Excerpts")].splitlines()
     assert outlines[2].startswith("- src/area07/")  # the spec named area07: its files first
@@ -75,16 +76,16 @@ def test_map_ignores_devloop_dir_and_is_deterministic(tmp_path):
     repo = make_repo(tmp_path / "r", 10)
     (repo / ".devloop" / "features").mkdir(parents=True)
     (repo / ".devloop" / "features" / "x.md").write_text("secret plan")
-    first = context.project_map(repo, 2_000)
+    first = prompts.project_map(repo, 2_000)
     assert ".devloop" not in first
-    assert context.project_map(repo, 2_000) == first  # byte-stable: the cached prefix
+    assert prompts.project_map(repo, 2_000) == first  # byte-stable: the cached prefix
 
 
 def test_binary_files_are_listed_not_read(tmp_path):
     repo = make_repo(tmp_path / "r", 3)
     (repo / "logo.png").write_bytes(b"\x89PNG\0\0\0" * 100)
     subprocess.run(["git", "add", "logo.png"], cwd=repo, check=True)
-    text = context.project_map(repo, 4_000)
+    text = prompts.project_map(repo, 4_000)
     assert "logo.png (700 bytes)" in text and "### logo.png" not in text
 
 
@@ -93,7 +94,7 @@ def test_untracked_files_are_never_mapped(tmp_path):
     (repo / "secret.env").write_text("TOKEN=untracked-secret-value\n")
     (repo / "notes").mkdir()
     (repo / "notes" / "draft.md").write_text("# my private draft\n")
-    text = context.project_map(repo, 4_000)
+    text = prompts.project_map(repo, 4_000)
     assert "README.md" in text
     assert "secret.env" not in text and "untracked-secret-value" not in text
     assert "notes/" not in text and "private draft" not in text
@@ -115,24 +116,24 @@ def test_repository_override_wins(tmp_path):
     override.parent.mkdir(parents=True)
     override.write_text("Custom research for {title}.")
     assert (
-        context.render_template(tmp_path, "research", {"title": "T"}) == "Custom research for T.\n"
+        prompts.render_template(tmp_path, "research", {"title": "T"}) == "Custom research for T.\n"
     )
-    assert "Step 2 of 15" in context.load_template(tmp_path, "plan")  # others: shipped
+    assert "Step 2 of 15" in prompts.load_template(tmp_path, "plan")  # others: shipped
 
 
 def test_every_shipped_template_renders_with_what_the_loop_gives(tmp_path):
-    shipped = context.template_path(tmp_path, "plan").parent
+    shipped = prompts.template_path(tmp_path, "plan").parent
     names = sorted(p.stem for p in shipped.glob("*.md") if p.stem != "README")
     readme = (shipped / "README.md").read_text()
     for name in names:
         assert f"`{name}.md`" in readme, f"templates/README.md does not document {name}.md"
-        for placeholder in context.placeholders(context.load_template(tmp_path, name)):
+        for placeholder in prompts.placeholders(prompts.load_template(tmp_path, name)):
             assert f"{{{placeholder}}}" in readme, (name, placeholder)
 
 
 def test_section_extracts_the_integration_contract():
     plan = "## Approach\nx\n## Integration Contract\n### Interfaces\n- f()\n## Tests\nt\n"
-    assert context.section(plan, "integration contract") == (
+    assert prompts.section(plan, "integration contract") == (
         "## Integration Contract\n### Interfaces\n- f()\n"
     )
-    assert context.section(plan, "Rollback") is None
+    assert prompts.section(plan, "Rollback") is None

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from devloop import report
 from devloop.ledger import CallRecord, Ledger
+from devloop.reports import cost_report
 
 OPUS = "claude-opus-5-5"
 SONNET = "claude-sonnet-5-5"
@@ -438,6 +438,6 @@ def test_corrupt_ledger_is_a_message_not_a_traceback(git_repo, run_devloop):
 
 
 def test_report_api_without_the_cli(cost_repo):
-    rep = report.build_for_repo(cost_repo, "login", by="tier")
+    rep = cost_report.build_for_repo(cost_repo, "login", by="tier")
     assert rep.total.cost_usd == Decimal("0.072")
     assert [row.key for row in rep.rows] == ["frontier", "mid", "script"]

@@ -21,11 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from devloop import checks, cli, gitops, jsonshape, preflight
+from devloop import checks, jsonshape
 from devloop import config as config_mod
+from devloop.agent.tools.workspace import Workspace
+from devloop.demo import demo
+from devloop.git import repository
+from devloop.loop import preflight
 from devloop.schemas import BUILD_PLAN, FINDINGS, VERDICT, BuildPlan, findings_of
-from devloop.sim.demo import demo
-from devloop.tools import Workspace
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TRAILERS = ("Devloop-Feature", "Devloop-Cost", "Devloop-Frontier-Baseline")
@@ -128,7 +130,7 @@ def test_scripted_edits_make_real_tests_pass_and_those_tests_fail_without_them(t
     cfg = config_mod.load(repo.root)
     for result in (checks.run_tests(cfg), checks.run_lint(cfg), *checks.run_smoke(cfg)):
         assert result.passed, result
-    changed = gitops.changed_paths(repo.root)
+    changed = repository.changed_paths(repo.root)
     assert {"README.md", "CHANGELOG.md", "tally/stopwords.py"} <= set(changed)
     # The new tests are real: on the sample as it was, they fail.
     original = demo.prepare(tmp_path / "original")
@@ -146,16 +148,16 @@ def test_default_directory_is_a_new_temporary_one(tmp_path, monkeypatch):
 
 def test_the_wheel_ships_the_bundle_and_an_install_finds_it(wheel, wheel_site, tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
-    bundle = PROJECT_ROOT / "devloop" / "sim" / "demo"
+    bundle = PROJECT_ROOT / "devloop" / "demo"
     expected = {
-        f"devloop/sim/demo/{p.relative_to(bundle).as_posix()}"
+        f"devloop/demo/{p.relative_to(bundle).as_posix()}"
         for p in bundle.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts
     }
     assert expected <= names
     site = wheel_site
     code = (
-        "from devloop.sim.demo import demo; import sys; "
+        "from devloop.demo import demo; import sys; "
         "repo = demo.prepare(__import__('pathlib').Path(sys.argv[1])); "
         "print(demo.bundled()); print(len(demo.load_scenario().steps))"
     )
@@ -191,20 +193,6 @@ def test_a_taken_dir_is_refused_with_exit_2_and_nothing_written(tmp_path, run_de
     assert "new or empty directory" in result.stderr
     assert sorted(str(p) for p in tmp_path.rglob("*")) == before
     assert (target if kind == "file" else target / "keep.txt").read_text() == "mine\n"
-
-
-def test_without_the_build_agent_the_demo_says_so_and_writes_nothing(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "devloop.agent", None)  # as if agent.py did not exist
-    target = tmp_path / "new"
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(["demo", "--dir", str(target)])
-    assert exit_info.value.code == 1
-    err = capsys.readouterr().err
-    assert "the build agent is not available" in err and "Nothing was written" in err
-    assert not target.exists()
-
-
-# ------------------------------------------------------------------ the full run
 
 
 def fresh_machine_env(home: Path, **extra: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from devloop import hooks
+from devloop.git import hooks
 
 VENV_BIN = str(Path(sys.executable).parent)
 RUFF_CONFIG = """\

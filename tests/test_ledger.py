@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from devloop import ledger as ledger_mod
 from devloop.errors import LedgerError
 from devloop.ledger import (
     CallRecord,
@@ -22,6 +21,7 @@ from devloop.ledger import (
     schema_version,
     usd_to_pico,
 )
+from devloop.ledger import db as ledger_mod
 
 FULL_USAGE = {
     "input_tokens": 1200,

@@ -100,7 +100,7 @@ def test_otel_spans_carry_the_genai_and_devloop_attributes(ran):
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from devloop import otel
+    from devloop.reports import otel
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -131,7 +131,7 @@ def test_otel_spans_carry_the_genai_and_devloop_attributes(ran):
 
 
 def test_otel_is_off_unless_configured(ran, monkeypatch):
-    from devloop import otel
+    from devloop.reports import otel
 
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)

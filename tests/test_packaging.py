@@ -21,7 +21,7 @@ def test_wheel_contains_templates_hooks_and_prices(wheel):
             if p.is_file() and "__pycache__" not in p.parts
         }
         assert expected and expected <= shipped
-    assert "devloop/prices.toml" in names
+    assert "devloop/model/prices.toml" in names
 
 
 def test_installed_wheel_finds_its_bundled_folders(wheel_site, tmp_path):

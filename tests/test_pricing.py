@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from devloop import pricing
 from devloop.errors import ConfigError, UnpricedModelError
+from devloop.model import pricing
 
 AT = dt.date(2026, 11, 20)  # a fixed day after every row in the table
 M = 1_000_000

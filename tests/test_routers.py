@@ -15,8 +15,9 @@ import pytest
 from loop_harness import SLUG, git, plan_phase, read_state, with_router
 
 from devloop import config as config_mod
-from devloop import routing, signals
+from devloop import routing
 from devloop.ledger import Ledger
+from devloop.routing import signals
 from devloop.steps import STEPS, resolve_step
 
 SECURE_SPEC = """# Check IAM permission policies before uploads
@@ -234,7 +235,7 @@ def scored_ledger(root: Path, scores: list[float]) -> None:
 
 @pytest.mark.parametrize("share", [0.0, 0.1, 0.3, 0.5, 0.9, 1.0])
 def test_calibrate_reproduces_a_target_share_within_one_decision(git_repo, share):
-    from devloop import calibrate
+    from devloop.reports import calibrate
 
     scores = [n / 1000 for n in random.Random(7).sample(range(1000), 200)]
     scored_ledger(git_repo, scores)
@@ -247,7 +248,7 @@ def test_calibrate_reproduces_a_target_share_within_one_decision(git_repo, share
 
 
 def test_calibrate_with_ties_gets_as_close_as_the_scores_allow():
-    from devloop.calibrate import threshold_for
+    from devloop.reports.calibrate import threshold_for
 
     scores = [0.1] * 6 + [0.5] * 3 + [0.9]
     assert threshold_for(scores, 0.3) == (0.3, 4)  # 3 is impossible: 1 or 4 (tie at 0.5)

@@ -9,8 +9,8 @@ import pytest
 from loop_harness import plan_phase
 
 from devloop import config as config_mod
-from devloop import suggest as suggest_mod
 from devloop.ledger import CallRecord, Ledger
+from devloop.reports import suggest as suggest_mod
 from devloop.steps import resolve_step
 
 OPUS, SONNET = "claude-opus-5-5", "claude-sonnet-5-5"

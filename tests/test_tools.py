@@ -13,9 +13,16 @@ import pytest
 from conftest import running
 
 from devloop import config as config_mod
+from devloop.agent.tools.workspace import (
+    BASH,
+    EDITOR,
+    TOOL_DEFINITIONS,
+    ToolResult,
+    Workspace,
+    clip,
+)
 from devloop.config import Config
 from devloop.errors import ConfigError
-from devloop.tools import BASH, EDITOR, TOOL_DEFINITIONS, ToolResult, Workspace, clip
 
 SECRET = "sk-ant-test-0123456789abcdef"
 

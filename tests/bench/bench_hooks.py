@@ -81,7 +81,7 @@ def write_fast_entry(base: Path) -> Path:
     script = base / "devloop-fast"
     script.write_text(
         "import sys\n"
-        "from devloop.hooks import fast_main\n"
+        "from devloop.git.hooks import fast_main\n"
         "code = fast_main(['check', 'staged'])\n"
         "sys.exit(code)\n"
     )

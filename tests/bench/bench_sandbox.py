@@ -26,7 +26,7 @@ from pathlib import Path
 
 from devloop import config as config_mod
 from devloop import sandbox
-from devloop.sim.demo import demo as demo_mod
+from devloop.demo import demo as demo_mod
 
 
 def timed(runner: sandbox.Runner, command: str, cwd: Path) -> float:

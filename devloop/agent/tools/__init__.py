@@ -1,0 +1,1 @@
+"""devloop.agent.tools."""

@@ -1,0 +1,50 @@
+"""checks: every deterministic check devloop runs, as data (CheckResult), never printed.
+
+The loop's steps 7, 12 and 15 and the git hooks call the same functions:
+
+- results.py: CheckResult, Detail, render, running independent checks side by side;
+- commands.py: the configured project commands (lint, format, tests, smoke), aimed at files;
+- staged.py: all of them on exactly what is staged (`devloop check staged`, the hook);
+- commitmsg.py: Conventional Commits rules and `devloop check commit-msg`;
+- routing_doc.py: ROUTING.md against the config;
+- preflight.py: what can be known before a feature run starts.
+
+May import: the leaf modules (config, errors, proc, sandbox, redaction, steps), git, and
+routing (lazily, for the routing doc). Nothing above it (loop, agent, reports, cli).
+"""
+
+from devloop.checks.commands import (
+    file_suffixes,
+    narrow,
+    parse_details,
+    run_format,
+    run_lint,
+    run_smoke,
+    run_tests,
+    tool_name,
+)
+from devloop.checks.commitmsg import check_commit_msg
+from devloop.checks.preflight import preflight
+from devloop.checks.results import CheckResult, Detail, failure_summary, render
+from devloop.checks.routing_doc import check_routing
+from devloop.checks.staged import StagedRun, check_staged
+
+__all__ = [
+    "CheckResult",
+    "Detail",
+    "StagedRun",
+    "check_commit_msg",
+    "check_routing",
+    "check_staged",
+    "failure_summary",
+    "file_suffixes",
+    "narrow",
+    "parse_details",
+    "preflight",
+    "render",
+    "run_format",
+    "run_lint",
+    "run_smoke",
+    "run_tests",
+    "tool_name",
+]

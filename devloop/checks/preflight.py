@@ -1,0 +1,149 @@
+"""What can be known before a feature run starts: a git repository, the configured tools on
+PATH, an API key or base URL; for the loop's step 7 also the plan's files, a clean tree and
+the budget left."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from devloop import config as config_mod
+from devloop.checks.results import MAX_DETAILS, CheckResult, Detail, _skipped
+from devloop.config import Config
+from devloop.errors import UsageError
+from devloop.git import repository
+
+if TYPE_CHECKING:
+    pass
+
+
+_SHELL_BUILTINS = {"cd", "true", "false", ":", "echo", "test", "[", "exit", "set", "export"}
+
+
+def preflight(
+    cfg: Config,
+    *,
+    env: Mapping[str, str] | None = None,
+    plan_files: Sequence[str | Path] = (),
+    require_clean: bool = False,
+    budget_left_usd: Decimal | None = None,
+    estimated_usd: Decimal | None = None,
+) -> list[CheckResult]:
+    """What can be known before a feature run starts. Standalone (`devloop check
+    preflight`) this is: a git repository, the configured tools on PATH, an API key or base
+    URL. The loop's step 7 adds its plan's files, a clean tree and the budget left."""
+    env = os.environ if env is None else env
+    results = [_git_check(cfg), _tools_check(cfg, env), _api_check(cfg, env)]
+    if plan_files:
+        results.append(_files_check(cfg, plan_files))
+    if require_clean:
+        results.append(_clean_check(cfg))
+    if budget_left_usd is not None:
+        results.append(_budget_check(budget_left_usd, estimated_usd))
+    return results
+
+
+def _git_check(cfg: Config) -> CheckResult:
+    try:
+        repo = repository.find_repo(cfg.root)
+    except UsageError as exc:
+        return CheckResult("git", False, exc.message, fix="git init")
+    return CheckResult("git", True, f"repository at {repo.toplevel}")
+
+
+def _tools_check(cfg: Config, env: Mapping[str, str]) -> CheckResult:
+    from devloop import sandbox
+
+    found: list[str] = []
+    missing: list[Detail] = []
+    for key in ("lint", "format", "test", "quick_test", "smoke"):
+        command = getattr(cfg.commands, key)
+        if not command.strip():
+            continue
+        program = sandbox.first_program(command)
+        if program is None or program in _SHELL_BUILTINS:
+            ok = True  # a shell construct: the shell will tell at run time
+        elif "/" in program:
+            path = Path(program) if os.path.isabs(program) else cfg.root / program
+            ok = path.is_file() and os.access(path, os.X_OK)
+        else:
+            import shutil
+
+            ok = shutil.which(program, path=env.get("PATH", os.defpath)) is not None
+        if ok:
+            found.append(key)
+        else:
+            missing.append(Detail(f"[commands] {key}: `{program}` not found ({command!r})"))
+    if missing:
+        return CheckResult(
+            "tools",
+            False,
+            f"{len(missing)} configured command(s) cannot run",
+            missing,
+            fix="install the tools, or fix [commands] in devloop.toml",
+        )
+    if not found:
+        return _skipped("tools", "no commands configured ([commands])")
+    return CheckResult("tools", True, f"found: {', '.join(found)}")
+
+
+def _api_check(cfg: Config, env: Mapping[str, str]) -> CheckResult:
+    keys = [k for k in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN") if env.get(k)]
+    base = env.get("ANTHROPIC_BASE_URL")
+    endpoints = [t for t in config_mod.MODEL_TIERS if getattr(cfg.endpoints, t, "")]
+    if keys or base or endpoints:
+        how = keys + (["ANTHROPIC_BASE_URL"] if base else [])
+        how += [f"[endpoints] {', '.join(endpoints)}"] if endpoints else []
+        return CheckResult("api", True, "configured via " + ", ".join(how))
+    return CheckResult(
+        "api",
+        False,
+        "no API key or base URL",
+        [
+            Detail(
+                "set ANTHROPIC_API_KEY, or ANTHROPIC_BASE_URL / [endpoints] for a compatible server"
+            )
+        ],
+        fix="export ANTHROPIC_API_KEY=...",
+    )
+
+
+def _files_check(cfg: Config, plan_files: Sequence[str | Path]) -> CheckResult:
+    missing = [str(f) for f in plan_files if not (cfg.root / f).exists()]
+    if missing:
+        return CheckResult(
+            "plan files",
+            False,
+            f"{len(missing)} file(s) the plan names do not exist",
+            [Detail("does not exist", f) for f in missing],
+        )
+    return CheckResult("plan files", True, f"all {len(plan_files)} exist")
+
+
+def _clean_check(cfg: Config) -> CheckResult:
+    dirty = repository.dirty_paths(cfg.root)
+    if dirty:
+        return CheckResult(
+            "clean tree",
+            False,
+            f"{len(dirty)} tracked file(s) have uncommitted changes",
+            [Detail("uncommitted changes", p) for p in dirty[:MAX_DETAILS]],
+            fix="git stash  (or commit them)",
+        )
+    return CheckResult("clean tree", True, "no uncommitted changes to tracked files")
+
+
+def _budget_check(left_usd: Decimal, estimated_usd: Decimal | None) -> CheckResult:
+    if left_usd <= 0:
+        return CheckResult("budget", False, f"no budget left (${left_usd:.2f})")
+    if estimated_usd is not None and estimated_usd > left_usd:
+        return CheckResult(
+            "budget",
+            False,
+            f"the estimate ${estimated_usd:.2f} exceeds the ${left_usd:.2f} left",
+            fix="raise [budget] feature_usd, or plan a smaller change",
+        )
+    return CheckResult("budget", True, f"${left_usd:.2f} left")

@@ -1,0 +1,1020 @@
+"""The one door to the model provider: every model call devloop makes goes through `Door.call`.
+
+Request building (cached prefix, effort, structured output), budget reservations,
+streaming, retries, the ledger write and response validation live here, and nothing else in
+devloop knows the SDK's types. `anthropic` is imported lazily: it costs ~1.5 s.
+
+Order of events for one call, and why:
+1. reuse: an answer recorded for exactly this request by a step run that was cut off is
+   used instead of being bought again;
+2. reservation: the call's worst case (worstcase.py) is held in the ledger against the
+   ceilings, in one transaction that sees every other call in flight; a call that does not
+   fit is never sent (exit 3);
+3. the request streams (the SDK refuses large non-streaming `max_tokens`); a call whose
+   prompt prefix another call is writing waits until that call's response has begun;
+4. the response goes to the transcript, then its ledger row settles the reservation: priced
+   at the model that served it, with the counterfactual frontier baseline (baseline.py).
+   Both happen before any validation that could fail: a billed answer is never lost;
+5. validation: a paused turn is continued; empty, truncated, refused, off-schema answers
+   and unknown stop reasons are loud, typed errors; so is a served model other than the one
+   asked for, when [api] on_model_mismatch says so.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from devloop import jsonshape, tokens
+from devloop.config import Config
+from devloop.errors import ApiError, BudgetExceeded, UnpricedModelError, UsageError
+from devloop.ledger import (
+    CallRecord,
+    CallShape,
+    Ledger,
+    OpenReservation,
+    Refusal,
+    baseline,
+    pico_to_usd,
+    stamp,
+)
+from devloop.model import pricing, worstcase
+from devloop.proc import pid_alive
+from devloop.redaction import redact
+
+# Stop reasons that mean the answer was cut off.
+TRUNCATED = ("max_tokens", "model_context_window_exceeded")
+# HTTP statuses the SDK retries, and those that fail at once with advice.
+RETRYABLE_STATUSES = (408, 409, 429, 500, 502, 503, 504, 529)
+ADVICE = {
+    400: "the request was rejected as invalid; this is a devloop bug or an unsupported model setting.",
+    401: "authentication failed: set ANTHROPIC_API_KEY to a valid key (or ANTHROPIC_AUTH_TOKEN for a gateway token).",
+    402: "billing problem on the account: check the plan and payment details in the Anthropic console.",
+    403: "the key is not allowed to use this model or endpoint: check its workspace and permissions.",
+    404: "the model or endpoint was not found: check [models] in devloop.toml and any base URL.",
+    413: "the request is too large (32 MB limit): reduce the context sent for this step.",
+}
+MAX_BREAKPOINTS = 4
+DEFAULT_MAX_TOKENS = 16_000
+# Every stop reason the API documents (§6); any other is an error, never an answer.
+KNOWN_STOPS = (
+    "end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
+    "model_context_window_exceeded",
+)  # fmt: skip
+GATE_WAIT_S = 120.0  # the longest a call waits for another call's shared prefix
+
+
+# ------------------------------------------------------------------ errors
+
+
+class ModelReplyError(ApiError):
+    """A response arrived (and was billed and recorded) but cannot be used."""
+
+    outcome = "error"
+
+    def __init__(self, message: str, *, step: str, model: str, request_id: str) -> None:
+        super().__init__(f"step '{step}', model {model}, request {request_id or '-'}: {message}")
+        self.step = step
+        self.model = model
+        self.request_id = request_id
+
+
+class EmptyReplyError(ModelReplyError):
+    outcome = "empty"
+
+
+class TruncatedReplyError(ModelReplyError):
+    outcome = "truncated"
+
+
+class RefusalError(ModelReplyError):
+    outcome = "refusal"
+
+
+class InvalidOutputError(ModelReplyError):
+    outcome = "invalid_output"
+
+
+class PausedReplyError(ModelReplyError):
+    outcome = "paused"
+
+
+class UnknownStopError(ModelReplyError):
+    outcome = "unknown_stop"
+
+
+class ModelMismatchError(ModelReplyError):
+    outcome = "model_mismatch"
+
+
+# ---------------------------------------------------------------- requests
+
+
+@dataclass
+class Request:
+    """What a step asks. `system` and `context` form the cached prefix: keep them identical
+    across the steps of a feature (project context, spec) and put the step's own
+    instructions in `messages`."""
+
+    messages: list[dict[str, Any]]
+    system: str = ""
+    context: list[str] = field(default_factory=list)
+    tools: list[dict[str, Any]] | None = None
+    schema: dict[str, Any] | None = None  # structured output: the answer is JSON of this shape
+    max_tokens: int = DEFAULT_MAX_TOKENS
+
+
+@dataclass
+class Reply:
+    text: str  # all text blocks joined
+    data: Any  # the parsed JSON when the request had a schema
+    content: list[dict[str, Any]]  # every block, to send back unchanged in a tool loop
+    stop_reason: str
+    model: str  # the model that served it
+    requested_model: str
+    request_id: str
+    usage: dict[str, Any]
+    call_id: int
+    cost_usd: Decimal | None
+    baseline_usd: Decimal | None
+    retries: int
+
+    @property
+    def tool_uses(self) -> list[dict[str, Any]]:
+        return [b for b in self.content if b.get("type") == "tool_use"]
+
+    def assistant_message(self) -> dict[str, Any]:
+        return {"role": "assistant", "content": self.content}
+
+
+def build_params(request: Request, model: str, effort: str | None) -> dict[str, Any]:
+    """The Messages API body (without stream/model-independent headers).
+
+    The system blocks end with one cache breakpoint, so tools + system + context are a
+    byte-stable prefix shared by every call of the feature on this model. A conversation of
+    several turns gets a second, moving breakpoint on its last block, so each turn reads the
+    previous turns from cache. Never more than MAX_BREAKPOINTS.
+    """
+    system_blocks = [{"type": "text", "text": t} for t in (request.system, *request.context) if t]
+    if system_blocks:
+        system_blocks[-1]["cache_control"] = {"type": "ephemeral"}
+    messages = [dict(m) for m in request.messages]
+    if len(messages) > 1:
+        last = messages[-1]
+        content = last["content"]
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+        if blocks and blocks[-1].get("type") != "thinking" and blocks[-1].get("text", "x") != "":
+            blocks[-1] = {**blocks[-1], "cache_control": {"type": "ephemeral"}}
+        last["content"] = blocks
+    params: dict[str, Any] = {
+        "model": model,
+        "max_tokens": request.max_tokens,
+        "messages": messages,
+    }
+    if system_blocks:
+        params["system"] = system_blocks
+    if request.tools:
+        params["tools"] = request.tools
+    output_config: dict[str, Any] = {}
+    if effort:
+        output_config["effort"] = effort
+    if request.schema is not None:
+        output_config["format"] = {"type": "json_schema", "schema": request.schema}
+    if output_config:
+        params["output_config"] = output_config
+    # Thinking is left to the model's default (adaptive): several models reject `disabled`.
+    assert count_breakpoints(params) <= MAX_BREAKPOINTS
+    return params
+
+
+def count_breakpoints(params: dict[str, Any]) -> int:
+    """Cache breakpoints in a request: blocks (tools, system, message content) carrying
+    cache_control. Counted on the structure, never on text that merely mentions it."""
+    blocks = [*params.get("tools", []), *params.get("system", [])]
+    for message in params["messages"]:
+        if isinstance(message["content"], list):
+            blocks += message["content"]
+    return sum(1 for block in blocks if isinstance(block, dict) and "cache_control" in block)
+
+
+def estimate_input_tokens(params: dict[str, Any]) -> int:
+    parts = [params.get("system", []), params.get("tools", []), params["messages"]]
+    return sum(tokens.estimate_json(p) for p in parts)
+
+
+# ------------------------------------------------------------------ client
+
+
+def key_configured() -> bool:
+    return bool(os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"))
+
+
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+_attempt_log = threading.local()  # HTTP statuses seen by the current call on this thread
+
+
+def _on_response(response: Any) -> None:
+    log = getattr(_attempt_log, "statuses", None)
+    if log is not None:
+        log.append(response.status_code)
+    begun = getattr(_attempt_log, "on_response", None)
+    if begun is not None:  # the response has begun: a prefix it wrote can now be read
+        begun()
+
+
+def client_for(base_url: str, cfg: Config) -> Any:
+    """One SDK client per base URL per process (connection reuse, one retry policy)."""
+    if not key_configured():
+        raise UsageError(
+            "no API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN for a gateway). "
+            "To run offline, start `devloop sim serve` and set ANTHROPIC_BASE_URL to its URL "
+            "with any key."
+        )
+    import hashlib
+
+    # Keyed by what the SDK would read at construction, so a changed environment gets a new
+    # client (the key itself is hashed, never kept in a readable form).
+    effective_url = base_url or os.environ.get("ANTHROPIC_BASE_URL", "")
+    credential = os.environ.get("ANTHROPIC_API_KEY", "") + os.environ.get(
+        "ANTHROPIC_AUTH_TOKEN", ""
+    )
+    fingerprint = hashlib.sha256(credential.encode()).hexdigest()
+    with _clients_lock:
+        key = f"{effective_url}|{fingerprint}|{cfg.api.max_retries}|{cfg.api.timeout_s}"
+        if key not in _clients:
+            import anthropic
+
+            http_client = anthropic.DefaultHttpxClient(event_hooks={"response": [_on_response]})
+            kwargs: dict[str, Any] = {
+                "max_retries": cfg.api.max_retries,
+                "timeout": cfg.api.timeout_s,
+                "http_client": http_client,
+            }
+            if base_url:
+                kwargs["base_url"] = base_url
+            _clients[key] = anthropic.Anthropic(**kwargs)
+        return _clients[key]
+
+
+def _backoff_seconds(retry: int) -> float:
+    # The SDK's schedule: 0.5 s doubling to at most 8 s, with up to 25% jitter.
+    return min(0.5 * 2**retry, 8.0) * (1 - 0.25 * random.random())
+
+
+# -------------------------------------------------------------------- door
+
+Warn = Callable[[str], None]
+
+
+class ExchangeLog(Protocol):
+    """Where the Door keeps every request and response (loop.Transcripts): written before
+    the call's ledger row, so a crash in between loses no billed answer."""
+
+    def write(
+        self, step: str, params: dict[str, Any], reply: dict[str, Any], meta: dict[str, Any]
+    ) -> str | None: ...
+
+    def read(self, name: str) -> dict[str, Any] | None: ...
+
+    def find(self, reservation_id: int) -> str | None: ...
+
+
+def _stderr_warning(message: str) -> None:
+    print(f"devloop: warning: {message}", file=sys.stderr)
+
+
+class _PrefixGate:
+    """Holds back a call whose prompt prefix another call of this process is writing, until
+    that call's response has begun: only then can the API read the entry (§3). Concurrent
+    steps (3 with 4, 9 with 10) share their prefix, so the second reads what the first
+    wrote instead of writing it again, and the counterfactual baseline can count on it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._writing: dict[tuple[str, str], threading.Event] = {}
+
+    def enter(self, key: tuple[str, str | None]) -> Callable[[], None]:
+        """Wait for the prefix `key`; returns the release to call once this call's
+        response has begun (or it failed)."""
+        model, prefix = key
+        if prefix is None:
+            return lambda: None
+        deadline = time.monotonic() + GATE_WAIT_S
+        while True:
+            with self._lock:
+                busy = self._writing.get((model, prefix))
+                if busy is None:
+                    mine = self._writing[(model, prefix)] = threading.Event()
+                    return functools.partial(self._release, (model, prefix), mine)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return lambda: None  # never wait forever: send, and pay the write
+            busy.wait(left)
+
+    def _release(self, key: tuple[str, str], mine: threading.Event) -> None:
+        with self._lock:
+            if self._writing.get(key) is mine:
+                del self._writing[key]
+        mine.set()
+
+
+@dataclass
+class _Sent:
+    """One answered request: its response and what the ledger recorded."""
+
+    reply: dict[str, Any]
+    record: CallRecord
+    call_id: int
+    verdict: _Verdict
+
+
+class Door:
+    """Model access for one feature: budget, ledger and transcripts are per feature."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        ledger: Ledger,
+        feature: str,
+        *,
+        feature_budget_usd: Decimal | None = None,
+        exchanges: ExchangeLog | None = None,
+        warn: Warn = _stderr_warning,
+    ) -> None:
+        self.cfg = cfg
+        self.ledger = ledger
+        self.feature = feature
+        if feature_budget_usd is None:
+            feature_budget_usd = cfg.budget.feature_usd
+        self.feature_budget_usd = feature_budget_usd
+        self.exchanges = exchanges
+        self.warn = warn
+        self._gate = _PrefixGate()
+        self._reused: set[int] = set()
+
+    # ------------------------------------------------------------ public
+
+    def call(
+        self,
+        step: str,
+        tier: str,
+        request: Request,
+        *,
+        step_run_id: int | None = None,
+        escalated_from: int | None = None,
+    ) -> Reply:
+        """Send one request for `step` on `tier`; retried once in a fresh request when the
+        answer comes back empty or unparsable, continued when it pauses. An answer recorded
+        for exactly this request by a step run that was cut off is used instead of being
+        bought again. Raises a ModelReplyError subclass, ApiError, BudgetExceeded or
+        UsageError."""
+        model = self.cfg.models.for_tier(tier)
+        params = build_params(request, model, self.cfg.effort.get(step))
+        reused = self._reuse(step, params, request.schema, step_run_id)
+        if reused is not None:
+            return reused
+        for attempt in (1, 2):
+            try:
+                return self._answer(
+                    step, tier, params, request.schema, attempt, step_run_id, escalated_from
+                )
+            except (EmptyReplyError, InvalidOutputError) as exc:
+                if attempt == 2:
+                    raise
+                self.warn(f"{exc.message}; retrying once in a fresh request.")
+        raise AssertionError("unreachable")
+
+    def ceilings(self, step: str) -> dict[str, Decimal | None]:
+        step_usd = self.cfg.budget.steps.get(step, self.cfg.budget.step_usd)
+        return {"feature": self.feature_budget_usd, "step": step_usd}
+
+    def recover(self) -> list[OpenReservation]:
+        """Settle what an earlier run left in flight: a reservation whose answer reached the
+        transcripts is recorded from it, exactly; one whose answer never arrived stays
+        unsettled (counted at its worst case) until a person settles it. Returns those."""
+        import os
+        import socket
+
+        left = []
+        for held in self.ledger.open_reservations(self.feature):
+            if held.host == socket.gethostname() and held.pid and pid_alive(held.pid):
+                if held.pid != os.getpid():
+                    continue  # another live process's call in flight
+            name = self.exchanges.find(held.id) if self.exchanges is not None else None
+            data = self.exchanges.read(name) if (self.exchanges and name) else None
+            if data and isinstance(data.get("response"), dict) and "usage" in data["response"]:
+                self._record_recovered(held, name or "", data)
+            else:
+                left.append(held)
+        if left:
+            worst = sum((h.worst_pico or 0) for h in left)
+            self.warn(
+                f"{len(left)} call(s) of an earlier run were in flight when it stopped, and "
+                "their answers never arrived: they may have been billed. Each counts at its "
+                f"worst case (${pico_to_usd(worst):.4f} in all) against the budget until you "
+                "settle it: `devloop cost --unsettled` lists them, `devloop cost --settle ID "
+                "--usd AMOUNT` settles one (the amount your console shows; 0 if none)."
+            )
+        return left
+
+    # ----------------------------------------------------------- private
+
+    def _base_url(self, tier: str) -> str:
+        return getattr(self.cfg.endpoints, tier, "") or ""
+
+    def _reuse(
+        self, step: str, params: dict[str, Any], schema: dict[str, Any] | None, run_id: int | None
+    ) -> Reply | None:
+        if self.exchanges is None:
+            return None
+        found = self.ledger.reusable_call(self.feature, step, request_sha256(params))
+        if found is None or found.id in self._reused:
+            return None
+        data = self.exchanges.read(found.transcript)
+        reply = data.get("response") if data else None
+        if not isinstance(reply, dict) or not isinstance(reply.get("content"), list):
+            return None
+        verdict = _classify(reply, schema)
+        if verdict.error is not None:
+            return None
+        self._reused.add(found.id)
+        self.ledger.mark_reused(found.id, run_id)
+        self.warn(
+            f"step '{step}': used the answer recorded before the earlier run was cut off "
+            f"(call {found.id}, {found.transcript}); it is not bought again."
+        )
+        served = reply.get("model") or params["model"]
+        return Reply(
+            text=verdict.text,
+            data=verdict.data,
+            content=reply["content"],
+            stop_reason=reply.get("stop_reason") or "",
+            model=served,
+            requested_model=params["model"],
+            request_id=str(reply.get("id") or ""),
+            usage=reply.get("usage") or {},
+            call_id=found.id,
+            cost_usd=Decimal(0),
+            baseline_usd=Decimal(0),
+            retries=0,
+        )
+
+    def _answer(
+        self,
+        step: str,
+        tier: str,
+        params: dict[str, Any],
+        schema: dict[str, Any] | None,
+        attempt: int,
+        step_run_id: int | None,
+        escalated_from: int | None,
+    ) -> Reply:
+        """One answer: a request, and its continuations while the turn pauses."""
+        content: list[dict[str, Any]] = []
+        current = params
+        limit = self.cfg.api.max_continuations
+        for continuation in range(limit + 1):
+            sent = self._send(
+                step, tier, current, schema, attempt, step_run_id, escalated_from, content
+            )
+            content = content + list(sent.reply.get("content") or [])
+            if sent.verdict.outcome != "paused":
+                break
+            if continuation == limit:
+                raise PausedReplyError(
+                    f"the turn was still paused (stop_reason pause_turn) after {limit} "
+                    "continuation(s) ([api] max_continuations)",
+                    step=step,
+                    model=sent.record.served_model or params["model"],
+                    request_id=sent.record.request_id or "",
+                )
+            self.warn(
+                f"step '{step}': the answer paused (pause_turn); continuing the turn "
+                f"({continuation + 1} of at most {limit})."
+            )
+            # The documented way: the paused assistant content goes back unchanged.
+            current = {
+                **params,
+                "messages": [*params["messages"], {"role": "assistant", "content": content}],
+            }
+        verdict = sent.verdict
+        record = sent.record
+        if verdict.error is not None:
+            raise verdict.error(
+                verdict.message,
+                step=step,
+                model=record.served_model or params["model"],
+                request_id=record.request_id or "",
+            )
+        return Reply(
+            text=verdict.text,
+            data=verdict.data,
+            content=content,
+            stop_reason=record.stop_reason or "",
+            model=record.served_model or params["model"],
+            requested_model=params["model"],
+            request_id=record.request_id or "",
+            usage=dict(record.usage),
+            call_id=sent.call_id,
+            cost_usd=record.cost_usd,
+            baseline_usd=record.baseline_usd,
+            retries=record.retries,
+        )
+
+    def _reserve(
+        self, step: str, model: str, params: dict[str, Any], step_run_id: int | None
+    ) -> int | None:
+        """Hold the call's worst case against the ceilings; BudgetExceeded (exit 3) when it
+        does not fit. Nothing is sent until this returns."""
+        ceilings = self.ceilings(step)
+        bounded = any(v is not None for v in ceilings.values())
+        try:
+            worst: Decimal | None = worstcase.worst_case_usd(model, params)
+        except UnpricedModelError as exc:
+            if bounded:
+                raise UnpricedModelError(
+                    f"{exc.message} A budget is set, so devloop will not send a call it "
+                    "cannot price."
+                ) from None
+            worst = None
+        held = self.ledger.reserve(
+            self.feature, step, model, worst, step_run_id=step_run_id, ceilings=ceilings
+        )
+        if held.refused is not None:
+            raise BudgetExceeded(self._refusal(step, model, params, worst, held.refused))
+        return held.id
+
+    def _refusal(
+        self, step: str, model: str, params: dict[str, Any], worst: Decimal | None, why: Refusal
+    ) -> str:
+        where = f"feature '{self.feature}'" if why.scope == "feature" else f"step '{step}'"
+        ceiling = pico_to_usd(why.ceiling_pico)
+        if why.unpriced:
+            return (
+                f"budget: {why.held.unpriced} earlier call(s) of {where} could not be priced, "
+                f"so its ${ceiling:.2f} ceiling can no longer be kept; devloop stops before "
+                "the next call. Settle each by hand with the amount your console shows "
+                "(`devloop cost --unsettled` lists them; `devloop cost --settle-call ID --usd "
+                "AMOUNT`), then resume."
+            )
+        held = why.held
+        left = pico_to_usd(why.ceiling_pico - held.pico)
+        parts = f"spent ${pico_to_usd(held.calls_pico):.4f}"
+        if held.open_count:
+            parts += f", ${pico_to_usd(held.open_pico):.4f} held by {held.open_count} call(s) in flight or unsettled"
+        if held.by_hand_pico:
+            parts += f", ${pico_to_usd(held.by_hand_pico):.4f} settled by hand"
+        return (
+            f"budget: the next call of step '{step}' to {model} could cost up to "
+            f"${worst:.4f} (its worst case: every prompt token it could be billed for at the "
+            f"cache-write rate, and {params['max_tokens']:,} output tokens), but {where} has "
+            f"${left:.4f} left of ${ceiling:.2f} ({parts}). The call was not sent. Raise the "
+            "ceiling (--budget, or [budget] in devloop.toml) and resume."
+        )
+
+    def _send(
+        self,
+        step: str,
+        tier: str,
+        params: dict[str, Any],
+        schema: dict[str, Any] | None,
+        attempt: int,
+        step_run_id: int | None,
+        escalated_from: int | None,
+        prior_content: list[dict[str, Any]],
+    ) -> _Sent:
+        import anthropic
+
+        model = params["model"]
+        shape = baseline.request_shape(params)
+        reservation = self._reserve(step, model, params, step_run_id)
+        client = client_for(self._base_url(tier), self.cfg)
+        headers = {}
+        if self.cfg.api.attribution_headers:
+            headers = {"X-Devloop-Feature": self.feature, "X-Devloop-Step": step}
+        record = CallRecord(
+            feature=self.feature,
+            step_key=step,
+            step_run_id=step_run_id,
+            attempt=attempt,
+            tier=tier,
+            requested_model=model,
+            served_model=model,
+            escalated_from=escalated_from,
+            cache_shape=shape,
+            request_sha256=request_sha256(params),
+            reservation_id=reservation,
+        )
+        release = self._gate.enter((model, baseline.prefix_key(shape)))
+        _attempt_log.statuses = []
+        _attempt_log.on_response = release
+        sent_at = datetime.now(UTC)
+        if reservation is not None:
+            self.ledger.mark_sent(reservation, sent_at, shape)
+        started = time.monotonic()
+        stream_retries = 0
+        try:
+            while True:
+                try:
+                    with client.messages.stream(**params, extra_headers=headers) as stream:
+                        message = stream.get_final_message()
+                        request_id = stream.request_id or ""
+                    break
+                except anthropic.APIStatusError as exc:
+                    # An `error` event inside a 200 stream is not retried by the SDK.
+                    midstream = exc.response is not None and exc.response.status_code == 200
+                    if not midstream or stream_retries >= self.cfg.api.max_retries:
+                        raise
+                except Exception as exc:  # the stream broke off after the 200 (httpx errors)
+                    if stream_retries >= self.cfg.api.max_retries or not _is_transport_error(exc):
+                        raise
+                stream_retries += 1
+                time.sleep(_backoff_seconds(stream_retries - 1))
+        except anthropic.APIStatusError as exc:
+            self._record_failure(record, params, started, exc, stream_retries)
+            raise self._api_error(step, model, exc, stream_retries) from None
+        except anthropic.APIConnectionError as exc:
+            self._record_failure(record, params, started, exc, stream_retries)
+            raise ApiError(
+                f"step '{step}', model {model}: could not reach the API at "
+                f"{client.base_url} after {self._attempts(stream_retries)} attempts "
+                f"({type(exc).__name__}). Check the network or the base URL."
+            ) from None
+        except Exception as exc:
+            if not _is_transport_error(exc):
+                raise
+            self._record_failure(record, params, started, exc, stream_retries)
+            raise ApiError(
+                f"step '{step}', model {model}: the response stream broke off "
+                f"{self._attempts(stream_retries)} times ({type(exc).__name__}); giving up."
+            ) from None
+        finally:
+            release()
+            _attempt_log.on_response = None
+
+        reply_dict = message.model_dump(mode="json")
+        combined = {**reply_dict, "content": [*prior_content, *(reply_dict.get("content") or [])]}
+        verdict = _classify(combined, schema)
+        record = self._priced(
+            record,
+            reply_dict,
+            verdict,
+            sent_at=sent_at,
+            latency_ms=int((time.monotonic() - started) * 1000),
+            request_id=request_id,
+            retries=self._attempts(stream_retries) - 1,
+        )
+        if self.exchanges is not None:
+            meta = {
+                "reservation": reservation,
+                "request_sha256": record.request_sha256,
+                "sent_at": sent_at.isoformat(),
+                "tier": tier,
+                "attempt": attempt,
+                "step_run_id": step_run_id,
+                "escalated_from": escalated_from,
+            }
+            record = replace(
+                record, transcript=self.exchanges.write(step, params, reply_dict, meta)
+            )
+        call_id = self.ledger.record_call(record)  # before anything else can fail
+        self._after(step, record)
+        return _Sent(reply_dict, record, call_id, verdict)
+
+    def _priced(
+        self,
+        record: CallRecord,
+        reply: dict[str, Any],
+        verdict: _Verdict,
+        **fields: Any,
+    ) -> CallRecord:
+        """The call's record: priced at the model that served it, with both baselines."""
+        usage = reply.get("usage") or {}
+        served = reply.get("model") or record.requested_model
+        outcome = verdict.outcome
+        if served != record.requested_model and outcome in ("ok", "paused"):
+            outcome = "model_mismatch"
+        try:
+            cost: Decimal | None = pricing.cost_usd(served, usage)
+        except UnpricedModelError:
+            cost = None
+        frontier = self.cfg.models.frontier
+        try:
+            same_usage: Decimal | None = pricing.cost_usd(frontier, usage)
+        except UnpricedModelError:
+            same_usage = None
+        sent_at = fields["sent_at"]
+        current = CallShape(
+            0, stamp(sent_at), dict(record.cache_shape or {}), baseline.prompt_tokens(usage)
+        )
+        others = [
+            c
+            for c in self.ledger.call_shapes(self.feature)
+            if c.reservation_id is None or c.reservation_id != record.reservation_id
+        ]
+        try:
+            counterfactual = baseline.counterfactual_usage(
+                others,
+                current,
+                usage,
+                frontier=frontier,
+                min_tokens=min_cache_tokens(frontier),
+            )
+            base: Decimal | None = pricing.cost_usd(frontier, counterfactual)
+        except UnpricedModelError:
+            base = None
+        return replace(
+            record,
+            served_model=served,
+            usage=usage,
+            cost_usd=cost,
+            baseline_usd=base,
+            same_usage_baseline_usd=same_usage,
+            baseline_model=frontier,
+            price_version=pricing.table_version(),
+            stop_reason=reply.get("stop_reason") or "",
+            outcome=outcome,
+            started_at=sent_at,
+            **{k: v for k, v in fields.items() if k != "sent_at"},
+        )
+
+    def _after(self, step: str, record: CallRecord) -> None:
+        """Say what the ledger row means when it is not an ordinary answer."""
+        served, model = record.served_model or record.requested_model, record.requested_model
+        if record.cost_usd is None:
+            self.warn(
+                f"step '{step}': {served} has no verified price (devloop/prices.toml); the "
+                "call is recorded as unpriced, never as $0."
+            )
+        if served == model:
+            return
+        policy = self.cfg.api.on_model_mismatch
+        fail = policy == "fail" or (policy == "auto" and record.cost_usd is None)
+        price = "no price" if record.cost_usd is None else f"${record.cost_usd:.6f}, at its rates"
+        message = (
+            f"step '{step}': asked for {model} but {served} answered (request "
+            f"{record.request_id or '-'}); recorded as model_mismatch ({price}). A gateway or "
+            "[endpoints] setting may be rerouting requests; check [models]."
+        )
+        if fail:
+            raise ModelMismatchError(
+                f"{message} [api] on_model_mismatch = '{policy}' stops the run here.",
+                step=step,
+                model=served,
+                request_id=record.request_id or "",
+            )
+        self.warn(message)
+
+    def _record_recovered(self, held: OpenReservation, name: str, data: dict[str, Any]) -> None:
+        """An answer that reached the transcripts before its ledger row: record it now."""
+        reply = data["response"]
+        meta = data.get("meta") or {}
+        params = data.get("request") or {}
+        sent_at = meta.get("sent_at")
+        record = CallRecord(
+            feature=self.feature,
+            step_key=held.step_key,
+            step_run_id=meta.get("step_run_id", held.step_run_id),
+            attempt=int(meta.get("attempt") or 1),
+            tier=str(meta.get("tier") or ""),
+            requested_model=held.model,
+            served_model=held.model,
+            escalated_from=meta.get("escalated_from"),
+            cache_shape=baseline.request_shape(params) if params.get("messages") else None,
+            request_sha256=meta.get("request_sha256"),
+            reservation_id=held.id,
+            transcript=name,
+        )
+        moment = datetime.fromisoformat(sent_at) if sent_at else datetime.now(UTC)
+        record = self._priced(
+            record,
+            reply,
+            _classify(reply, None),
+            sent_at=moment,
+            latency_ms=None,
+            request_id=str(reply.get("id") or ""),
+            retries=0,
+        )
+        self.ledger.record_call(record)
+        self.warn(
+            f"step '{held.step_key}': recorded the answer an earlier run received but had not "
+            f"booked when it stopped ({name})."
+        )
+
+    def _attempts(self, stream_retries: int) -> int:
+        statuses = getattr(_attempt_log, "statuses", None) or []
+        return max(len(statuses), stream_retries + 1)
+
+    def _record_failure(
+        self,
+        record: CallRecord,
+        params: dict[str, Any],
+        started: float,
+        exc: Exception,
+        stream_retries: int,
+    ) -> None:
+        """A request that got no usable response: a $0 ledger row (its reservation
+        released: nothing was billed) and a transcript entry."""
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        request_id = getattr(exc, "request_id", None) or ""
+        error_type = _error_type(exc)
+        transcript = None
+        if self.exchanges is not None:
+            error = {"status": status, "type": error_type or type(exc).__name__}
+            error["message"] = redact(_error_message(exc))
+            transcript = self.exchanges.write(
+                record.step_key,
+                params,
+                {"error": error, "request_id": request_id},
+                {"reservation": record.reservation_id},
+            )
+        self.ledger.record_call(
+            replace(
+                record,
+                usage={},
+                cost_usd=Decimal(0),  # a failed request is not billed
+                baseline_usd=Decimal(0),
+                same_usage_baseline_usd=Decimal(0),
+                cache_shape=None,  # it wrote nothing to the cache
+                baseline_model=self.cfg.models.frontier,
+                price_version=pricing.table_version(),
+                latency_ms=int((time.monotonic() - started) * 1000),
+                stop_reason="",
+                request_id=request_id,
+                outcome=f"api_error:{error_type or status or type(exc).__name__}",
+                retries=self._attempts(stream_retries) - 1,
+                transcript=transcript,
+            ),
+            release=True,
+        )
+
+    def _api_error(self, step: str, model: str, exc: Any, stream_retries: int) -> ApiError:
+        status = exc.response.status_code if exc.response is not None else 0
+        request_id = getattr(exc, "request_id", None) or "-"
+        detail = redact(_error_message(exc))
+        where = f"step '{step}', model {model}, request {request_id}"
+        if status in ADVICE:
+            return ApiError(f"{where}: HTTP {status}: {detail}. What to do: {ADVICE[status]}")
+        attempts = self._attempts(stream_retries)
+        return ApiError(
+            f"{where}: {_error_type(exc) or f'HTTP {status}'} after {attempts} attempts: "
+            f"{detail}. The API is overloaded or failing; try again later (`devloop resume`)."
+        )
+
+
+def request_sha256(params: dict[str, Any]) -> str:
+    """The identity of a request: the same body asks the same question."""
+    import hashlib
+
+    body = json.dumps(params, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def min_cache_tokens(model: str) -> int:
+    from devloop.capabilities import DEFAULT_MIN_CACHE_TOKENS, capability
+
+    found = capability(model)
+    return found.min_cache_tokens if found else DEFAULT_MIN_CACHE_TOKENS
+
+
+def _is_transport_error(exc: Exception) -> bool:
+    module = type(exc).__module__ or ""
+    return module.startswith(("httpx", "httpcore", "h11")) or isinstance(exc, ConnectionError)
+
+
+def _error_body(exc: Any) -> dict[str, Any]:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        return body.get("error", body) if isinstance(body.get("error"), dict) else body
+    return {}
+
+
+def _error_type(exc: Any) -> str:
+    return str(_error_body(exc).get("type") or "")
+
+
+def _error_message(exc: Any) -> str:
+    return str(_error_body(exc).get("message") or getattr(exc, "message", "") or exc)
+
+
+@dataclass
+class _Verdict:
+    outcome: str
+    text: str = ""
+    data: Any = None
+    error: type[ModelReplyError] | None = None
+    message: str = ""
+
+
+def _classify(reply: dict[str, Any], schema: dict[str, Any] | None) -> _Verdict:
+    """Decide what a response is worth, without raising: the ledger row comes first."""
+    content = reply.get("content") or []
+    text = "".join(b.get("text") or "" for b in content if b.get("type") == "text")
+    has_tool_use = any(b.get("type") == "tool_use" for b in content)
+    stop = reply.get("stop_reason") or ""
+    output_tokens = (reply.get("usage") or {}).get("output_tokens", 0)
+    if stop == "refusal":
+        details = reply.get("stop_details") or {}
+        category = details.get("category") or "unspecified"
+        explanation = details.get("explanation") or "no explanation given"
+        return _Verdict(
+            "refusal",
+            error=RefusalError,
+            message=f"the model refused (category {category}): {explanation}",
+        )
+    if stop not in KNOWN_STOPS:
+        return _Verdict(
+            "unknown_stop",
+            error=UnknownStopError,
+            message=f"the answer stopped for a reason devloop does not know ({stop!r}); it is "
+            "not taken as an answer. Update devloop, or report the stop reason",
+        )
+    if stop == "pause_turn":
+        return _Verdict("paused", text=text)  # Door._answer continues the turn
+    if stop in TRUNCATED:
+        return _Verdict(
+            "truncated",
+            error=TruncatedReplyError,
+            message=f"the answer was cut off (stop_reason {stop}, {output_tokens} output tokens); "
+            "raise max_tokens for this step or shrink its input",
+        )
+    if not text.strip() and not has_tool_use:
+        return _Verdict(
+            "empty",
+            error=EmptyReplyError,
+            message=f"empty answer on stop_reason '{stop}' ({output_tokens} output tokens billed)",
+        )
+    if schema is None or has_tool_use:
+        return _Verdict("ok", text=text)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return _Verdict(
+            "invalid_output",
+            error=InvalidOutputError,
+            message=f"the structured answer is not valid JSON ({exc})",
+        )
+    found = jsonshape.problems(data, schema)
+    if found:
+        shown = "; ".join(found[:5])
+        return _Verdict(
+            "invalid_output",
+            error=InvalidOutputError,
+            message=f"the structured answer does not match the schema: {shown}",
+        )
+    return _Verdict("ok", text=text, data=data)
+
+
+# ------------------------------------------------------------- models API
+
+
+def fetch_model_info(cfg: Config, tier: str) -> dict[str, Any]:
+    """The Models API's ModelInfo for the tier's model, as a dict. Raises ApiError with the
+    reason when it cannot be read (no key, unreachable, unknown model)."""
+    import anthropic
+
+    model = cfg.models.for_tier(tier)
+    base_url = getattr(cfg.endpoints, tier, "") or ""
+    try:
+        client = client_for(base_url, cfg)
+        return client.models.retrieve(model).model_dump(mode="json")
+    except UsageError as exc:
+        raise ApiError(exc.message) from None
+    except anthropic.NotFoundError:
+        raise ApiError(f"the Models API does not know {model}") from None
+    except anthropic.APIStatusError as exc:
+        raise ApiError(
+            f"the Models API answered HTTP {exc.status_code}: {redact(_error_message(exc))}"
+        ) from None
+    except anthropic.APIConnectionError as exc:
+        raise ApiError(f"cannot reach the Models API ({type(exc).__name__})") from None
+
+
+def count_tokens(cfg: Config, tier: str, params: dict[str, Any]) -> int:
+    """Input tokens of a request as the API counts them (`POST /v1/messages/count_tokens`,
+    free). Raises ApiError with the reason when it cannot be asked."""
+    import anthropic
+
+    fields = {k: params[k] for k in ("model", "messages", "system", "tools") if k in params}
+    try:
+        client = client_for(getattr(cfg.endpoints, tier, "") or "", cfg)
+        return client.messages.count_tokens(**fields).input_tokens
+    except UsageError as exc:
+        raise ApiError(exc.message) from None
+    except anthropic.APIStatusError as exc:
+        raise ApiError(
+            f"count_tokens answered HTTP {exc.status_code}: {redact(_error_message(exc))}"
+        ) from None
+    except anthropic.APIConnectionError as exc:
+        raise ApiError(f"cannot reach count_tokens ({type(exc).__name__})") from None

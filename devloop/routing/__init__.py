@@ -1,0 +1,15 @@
+"""Which worker runs each step, and why."""
+
+from devloop.routing.decide import (  # noqa: F401
+    ADAPTIVE,
+    FRONTIER,
+    LIGHT,
+    MID,
+    NEVER_DEMOTED,
+    ROUTING_DOC,
+    Route,
+    decide,
+    render_markdown,
+    routes,
+    rule_route,
+)
