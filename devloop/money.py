@@ -1,16 +1,20 @@
-"""Money as people type it and read it: USD amounts parsed to exact Decimals, and shown.
+"""Money, one way everywhere: exact Decimal USD, integer pico-USD in the ledger, parsed from
+what people type and shown one way.
 
-The ledger keeps integer pico-USD (ledger.usd_to_pico); an amount above MAX_USD would not
-fit its 64-bit integers, and no one means a budget that large.
+Floats never carry a price. The ledger keeps integer pico-USD (1e-12) so SQL sums are exact;
+an amount above MAX_USD would not fit its 64-bit integers, and no one means a budget that
+large.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
 from devloop.errors import UsageError
 
 MAX_USD = Decimal(1_000_000)
+PICO_PER_USD = 10**12
+_PICO = Decimal(1).scaleb(-12)
 
 
 def parse_usd(text: str | None, what: str, *, allow_zero: bool = False) -> Decimal:
@@ -31,3 +35,28 @@ def usd(value: Decimal, places: int = 4) -> str:
     """$1,234.5678: rounded half-even to `places`, a minus sign before the dollar."""
     rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
     return f"-${-rounded:,.{places}f}" if rounded < 0 else f"${rounded:,.{places}f}"
+
+
+def usd_to_pico(usd: Decimal | int) -> int:
+    """Exact USD -> integer pico-USD; sub-pico remainders round half-even.
+
+    Floats are refused: they cannot hold most prices exactly.
+    """
+    if isinstance(usd, bool) or not isinstance(usd, Decimal | int):
+        raise TypeError(f"money must be a Decimal or int, not {type(usd).__name__} ({usd!r})")
+    value = Decimal(usd)
+    if not value.is_finite():
+        raise ValueError(f"money must be a finite amount, not {value}")
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return int(value.scaleb(12).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def pico_to_usd(pico: int) -> Decimal:
+    """Integer pico-USD -> exact Decimal USD with 12 fractional digits."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return Decimal(int(pico)).scaleb(-12).quantize(_PICO)
+
+
+# ---------------------------------------------------------------- records

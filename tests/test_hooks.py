@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from devloop.cli import fast
 from devloop.git import hooks
 
 VENV_BIN = str(Path(sys.executable).parent)
@@ -438,20 +439,20 @@ def test_fast_main_matches_the_cli(project, run_devloop, monkeypatch, capsys):
     (project / "bad.py").write_text("import os\n")
     git(project, "add", "bad.py")
     cli = run_devloop(project, "check", "staged", env={"PATH": hook_env()["PATH"]})
-    assert hooks.fast_main(["check", "staged"]) == cli.returncode == 1
+    assert fast.fast_main(["check", "staged"]) == cli.returncode == 1
     out, err = capsys.readouterr()
     assert (out, err) == (cli.stdout, cli.stderr)
 
     (project / "MSG").write_text("feat: fine\n")
-    assert hooks.fast_main(["check", "commit-msg", "MSG"]) == 0
+    assert fast.fast_main(["check", "commit-msg", "MSG"]) == 0
     assert "ok    commit message" in capsys.readouterr().out
-    assert hooks.fast_main(["check", "commit-msg", "MISSING"]) == 2
+    assert fast.fast_main(["check", "commit-msg", "MISSING"]) == 2
     assert "MISSING does not exist" in capsys.readouterr().err
 
 
 def test_fast_main_leaves_everything_else_to_the_cli(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for argv in (["check", "lint"], ["check", "staged", "-h"], ["hooks", "install"], []):
-        assert hooks.fast_main(argv) is None
-    assert hooks.fast_main(["check", "staged"]) == 2  # not a repository: a usage error
+        assert fast.fast_main(argv) is None
+    assert fast.fast_main(["check", "staged"]) == 2  # not a repository: a usage error
     assert "not inside a git repository" in capsys.readouterr().err

@@ -21,7 +21,7 @@ from devloop.ledger import (
     schema_version,
     usd_to_pico,
 )
-from devloop.ledger import db as ledger_mod
+from devloop.ledger import schema as ledger_mod
 
 FULL_USAGE = {
     "input_tokens": 1200,

@@ -152,19 +152,8 @@ def snapshot(root: Path, hidden: Callable[[str], bool] | None = None) -> Snapsho
             continue
         if not tracked and hidden is not None and hidden(rel + ("/" if name.endswith("/") else "")):
             continue
-        out[rel] = _digest(path)
+        out[rel] = repository.file_digest(path) or "deleted"
     return out
-
-
-def _digest(path: Path) -> str:
-    try:
-        if path.is_symlink():
-            return "link:" + str(path.readlink())
-        if path.is_dir():
-            return "dir"
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return "deleted"
 
 
 def changed_between(before: Snapshot, after: Snapshot) -> list[str]:

@@ -10,7 +10,7 @@ Running a configured command on particular files (lint and format of staged file
 - a `{files}` placeholder in the command is replaced by the files;
 - otherwise a trailing `.` target is replaced by them (`ruff check .` -> `ruff check a.py`);
 - otherwise the command runs as written, on the whole project. It still sees exactly the
-  staged content, because `check_staged` runs inside `repository.staged_worktree()`.
+  staged content, because `check_staged` runs inside `git.staged.staged_worktree()`.
 Which files count: `[commands] file_suffixes` when set; else the suffixes the tool is
 known to check (ruff, flake8, black, mypy ... -> .py/.pyi; eslint -> .js/.ts ...); else
 every staged file.
@@ -32,17 +32,9 @@ from devloop.redaction import redact
 
 if TYPE_CHECKING:
     from devloop.sandbox import Runner
-
-
 ARG_CHARS = 100_000  # a narrowed command stays far below the OS limit on argument length
-
-
 NOT_FOUND = 127  # the shell's exit status for a command it cannot find
-
-
 _PY = (".py", ".pyi")
-
-
 _JS = (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts")
 
 
@@ -57,8 +49,6 @@ TOOL_SUFFIXES: dict[str, tuple[str, ...]] = {
     "shellcheck": (".sh",),
     "shfmt": (".sh",),
 }
-
-
 _RUNNERS = {"uv", "poetry", "pdm", "hatch", "pipenv", "rye"}  # `X run tool ...`
 
 

@@ -16,8 +16,6 @@ from devloop import proc
 
 if TYPE_CHECKING:
     pass
-
-
 MAX_DETAILS = 40
 _ANSI = r"\x1b\[[0-9;]*[A-Za-z]"
 

@@ -13,7 +13,7 @@ from devloop.checks.results import CheckResult, run_side_by_side
 from devloop.checks.routing_doc import check_routing
 from devloop.config import Config
 from devloop.errors import ConfigError
-from devloop.git import repository
+from devloop.git import repository, staged
 
 if TYPE_CHECKING:
     pass
@@ -38,11 +38,11 @@ def check_staged(start: Path) -> StagedRun:
     """Lint, format, routing doc and quick tests on exactly what is staged.
 
     Unstaged changes to tracked files are set aside while the checks run and put back
-    byte for byte afterwards, whatever happens (see `repository.staged_worktree`).
+    byte for byte afterwards, whatever happens (see `git.staged.staged_worktree`).
     """
     repository.pin_index_file()
     snap = repository.snapshot(start)
-    recovered = repository.recover(snap.repo)  # a killed earlier run's set-aside changes
+    recovered = staged.recover(snap.repo)  # a killed earlier run's set-aside changes
     if recovered is not None:
         snap = repository.snapshot(start)
     repo, root = snap.repo, config_mod.find_root(start)
@@ -65,7 +65,7 @@ def check_staged(start: Path) -> StagedRun:
     ):
         run.notes.append("no lint, format or quick_test command configured; nothing to check.")
         return run
-    with repository.staged_worktree(repo, snap.unstaged) as view:
+    with staged.staged_worktree(repo, snap.unstaged) as view:
         swapped = set(view.swapped)
         if cfg is None or swapped & {_repo_path(repo, root / n) for n in config_files}:
             cfg = config_mod.load(root)  # the config has unstaged edits: use the staged one
@@ -90,7 +90,7 @@ def check_staged(start: Path) -> StagedRun:
     return run
 
 
-def _recovery_note(report: repository.RestoreReport) -> str:
+def _recovery_note(report: staged.RestoreReport) -> str:
     note = "restored unstaged changes an interrupted earlier check had set aside: " + ", ".join(
         report.restored
     )

@@ -376,9 +376,9 @@ def check_staged(ctx: click.Context) -> None:
     Unstaged changes are set aside while the checks run and put back byte for byte
     afterwards, whatever happens. This is what the pre-commit hook runs.
     """
-    from devloop.git import hooks as hooks_mod
+    from devloop.cli import fast
 
-    _emit(*hooks_mod.staged_report(ctx.obj["start"]))
+    _emit(*fast.staged_report(ctx.obj["start"]))
 
 
 @check.command("commit-msg")
@@ -391,9 +391,9 @@ def check_commit_msg(ctx: click.Context, message_file: Path) -> None:
     below git's scissors line are ignored; merge, revert, fixup!, squash! and amend!
     messages pass untouched. This is what the commit-msg hook runs.
     """
-    from devloop.git import hooks as hooks_mod
+    from devloop.cli import fast
 
-    _emit(*hooks_mod.commit_msg_report(ctx.obj["start"], message_file))
+    _emit(*fast.commit_msg_report(ctx.obj["start"], message_file))
 
 
 @check.command("lint")

@@ -13,20 +13,18 @@ those print are built here (`staged_report`, `commit_msg_report`), so the click 
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from devloop.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, DevloopError, UsageError
+from devloop.errors import UsageError
 from devloop.git import repository
 from devloop.resources import bundled_dir
 
 HOOK_NAMES = ("pre-commit", "commit-msg")
-NOT_CONFIGURED = (
-    "devloop is not configured here (no devloop.toml, no [tool.devloop] in pyproject.toml): "
-    "nothing to check. Run `devloop init` to set it up."
-)
+
+
 MARKER = "devloop-managed-hook"
+
+
 BACKUP_SUFFIX = ".devloop-backup"
 
 
@@ -119,64 +117,3 @@ def uninstall(start: Path) -> list[str]:
         elif not removed:
             done.append(f"no devloop {name} hook in {directory}")
     return done
-
-
-# ------------------------------------------------------- what the hooks run
-
-
-def staged_report(start: Path) -> tuple[str, str | None]:
-    """`devloop check staged`: (the text to show, the failure summary or None)."""
-    from devloop import checks
-
-    run = checks.check_staged(start)
-    if not run.configured:
-        return "".join(f"{line}\n" for line in [NOT_CONFIGURED, *run.notes]), None
-    title = f"devloop check staged: {len(run.files)} staged file(s)"
-    return checks.render(title, run.results, run.notes), checks.failure_summary(run.results)
-
-
-def commit_msg_report(start: Path, message_file: Path) -> tuple[str, str | None]:
-    """`devloop check commit-msg FILE`: (the text to show, the failure summary or None).
-    A relative FILE is taken from `start`, as git passes it from the top level."""
-    from devloop import checks
-    from devloop import config as config_mod
-
-    root = config_mod.find_root(start)
-    if not config_mod.is_configured(root):
-        return NOT_CONFIGURED + "\n", None
-    path = message_file if message_file.is_absolute() else start / message_file
-    result = checks.check_commit_msg(
-        path,
-        config_mod.load(start),
-        comment_char=repository.comment_char(start),
-        label=str(message_file),
-    )
-    return checks.render("devloop check commit-msg:", [result]), checks.failure_summary([result])
-
-
-def fast_main(argv: Sequence[str]) -> int | None:
-    """The two hook commands without the click CLI, whose import is a third of a hook's
-    run time: for a console-script entry that tries this first. Returns the exit code, or
-    None when `argv` is anything else (the caller then runs the full CLI)."""
-    args = list(argv)
-    start = Path.cwd().resolve()
-    if args == ["check", "staged"]:
-        job = lambda: staged_report(start)  # noqa: E731
-    elif len(args) == 3 and args[:2] == ["check", "commit-msg"] and not args[2].startswith("-"):
-        job = lambda: commit_msg_report(start, Path(args[2]))  # noqa: E731
-    else:
-        return None
-    try:
-        text, failure = job()
-    except DevloopError as exc:
-        print(f"devloop: error: {exc.message}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("devloop: interrupted.", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    sys.stdout.write(text)
-    sys.stdout.flush()
-    if failure:
-        print(f"devloop: error: {failure}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK

@@ -1,46 +1,59 @@
-"""The cost ledger: features, step runs, calls and reservations in SQLite."""
+"""ledger: the cost ledger, `.devloop/ledger.db` (SQLite in WAL mode).
 
-from devloop.ledger.db import (  # noqa: F401
-    BUSY_TIMEOUT_S,
-    CALL_FIELDS,
+- db.py: `Ledger`: opening and migrating the file, and every write (features, step runs,
+  append-only calls, reservations and their settlement);
+- queries.py: the read side, each report an aggregate query;
+- records.py: the dataclasses it stores and returns;
+- schema.py: migrations and column lists;
+- baseline.py: the counterfactual all-frontier baseline, a replay of the recorded calls
+  through the prompt-cache model (promptcache.py).
+
+May import: the leaf modules (errors, money, usage, promptcache, steps). Nothing of model,
+loop, agent, reports or cli: they record into it and read from it.
+"""
+
+from devloop.ledger.db import Ledger, ledger_path, looks_blank
+from devloop.ledger.records import (
     CALL_OUTCOMES,
-    INSERT_CALL,
-    INSERT_RUN,
-    LEDGER_DIR,
-    LEDGER_FILE,
-    MIGRATIONS,
-    PICO_PER_USD,
-    RELEASED,
-    RESERVED,
-    RUN_FIELDS,
-    SETTLED,
-    SETTLED_BY_HAND,
-    STEP_RUN_RUNNING,
     CallGroup,
     CallRecord,
     CallShape,
     CallSpan,
-    Committed,
     Escalation,
     Feature,
-    Ledger,
     LedgerMissing,
     OpenReservation,
     OutcomeGroup,
     Refusal,
-    Reservation,
-    ReusableCall,
     RunCallStats,
     RunGroup,
-    Spend,
     StepRunRecord,
-    T,
-    UsageColumns,
-    ledger_path,
-    looks_blank,
-    pico_to_usd,
-    schema_version,
     stamp,
-    usage_columns,
-    usd_to_pico,
 )
+from devloop.ledger.schema import INSERT_CALL, schema_version
+from devloop.money import pico_to_usd, usd_to_pico
+
+__all__ = [
+    "CALL_OUTCOMES",
+    "INSERT_CALL",
+    "CallGroup",
+    "CallRecord",
+    "CallShape",
+    "CallSpan",
+    "Escalation",
+    "Feature",
+    "Ledger",
+    "LedgerMissing",
+    "OpenReservation",
+    "OutcomeGroup",
+    "Refusal",
+    "RunCallStats",
+    "RunGroup",
+    "StepRunRecord",
+    "ledger_path",
+    "looks_blank",
+    "pico_to_usd",
+    "schema_version",
+    "stamp",
+    "usd_to_pico",
+]

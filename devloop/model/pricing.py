@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from devloop.errors import ConfigError, UnpricedModelError
+from devloop.usage import UsageProblem
+from devloop.usage import parse as parse_usage
 
 PRICES_FILE = "prices.toml"  # package data next to this module
 MTOK = Decimal(1_000_000)
@@ -226,46 +228,22 @@ def _utc_day(at: dt.date | None) -> dt.date:
     raise TypeError(f"at must be a date or datetime, not {type(at).__name__}.")
 
 
-# ---------------------------------------------------------------- usage fields
-
-
-def _count(model: str, data: Mapping[str, Any], key: str) -> int:
-    value = data.get(key)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise UnpricedModelError(
-            f"Cannot price a '{model}' call: usage field '{key}' must be a non-negative integer,"
-            f" not {value!r}."
-        )
-    return value
-
-
 def _tokens(model: str, usage: Mapping[str, Any]) -> dict[str, int]:
-    written = _count(model, usage, "cache_creation_input_tokens")
-    split = usage.get("cache_creation")
-    if split is None:
-        # No 5m/1h split: bill every write as 5m (the default TTL); an assumption [brief §2].
-        write_5m, write_1h = written, 0
-    elif isinstance(split, Mapping):
-        write_5m = _count(model, split, "ephemeral_5m_input_tokens")
-        write_1h = _count(model, split, "ephemeral_1h_input_tokens")
-        if usage.get("cache_creation_input_tokens") is not None and write_5m + write_1h != written:
-            raise UnpricedModelError(
-                f"Cannot price a '{model}' call: cache_creation_input_tokens ({written}) differs"
-                f" from its 5m + 1h split ({write_5m} + {write_1h})."
-            )
-    else:
+    try:
+        read = parse_usage(usage)
+    except UsageProblem as exc:
+        raise UnpricedModelError(f"Cannot price a '{model}' call: {exc}.") from None
+    if read.split_mismatch:
         raise UnpricedModelError(
-            f"Cannot price a '{model}' call: usage field 'cache_creation' must be a dict or"
-            f" null, not {split!r}."
+            f"Cannot price a '{model}' call: cache_creation_input_tokens ({read.cache_write})"
+            f" differs from its 5m + 1h split ({read.write_5m} + {read.write_1h})."
         )
     return {
-        "input": _count(model, usage, "input_tokens"),
-        "write_5m": write_5m,
-        "write_1h": write_1h,
-        "read": _count(model, usage, "cache_read_input_tokens"),
-        "output": _count(model, usage, "output_tokens"),
+        "input": read.input,
+        "write_5m": read.write_5m,
+        "write_1h": read.write_1h,
+        "read": read.read,
+        "output": read.output,
     }
 
 
@@ -283,15 +261,10 @@ def _choice(model: str, usage: Mapping[str, Any], key: str, allowed: tuple[str, 
 
 def _web_searches(model: str, usage: Mapping[str, Any]) -> int:
     # Web fetch is free and code execution is billed by container time, not in usage [PR].
-    server = usage.get("server_tool_use")
-    if server is None:
-        return 0
-    if not isinstance(server, Mapping):
-        raise UnpricedModelError(
-            f"Cannot price a '{model}' call: usage field 'server_tool_use' must be a dict or"
-            f" null, not {server!r}."
-        )
-    return _count(model, server, "web_search_requests")
+    try:
+        return parse_usage(usage).web_search
+    except UsageProblem as exc:
+        raise UnpricedModelError(f"Cannot price a '{model}' call: {exc}.") from None
 
 
 # ---------------------------------------------------------------- table validation

@@ -81,7 +81,7 @@ def write_fast_entry(base: Path) -> Path:
     script = base / "devloop-fast"
     script.write_text(
         "import sys\n"
-        "from devloop.git.hooks import fast_main\n"
+        "from devloop.cli.fast import fast_main\n"
         "code = fast_main(['check', 'staged'])\n"
         "sys.exit(code)\n"
     )
@@ -131,7 +131,7 @@ def main() -> None:
             "pre-commit framework": [framework, "run"],
             "git hook run: devloop": ["git", "hook", "run", "pre-commit"],
             "git hook run: framework": ["git", "-c", framework_hooks, "hook", "run", "pre-commit"],
-            # What a console-script entry that tries hooks.fast_main before the click CLI
+            # What a console-script entry that tries cli.fast.fast_main before the click CLI
             # would cost (a proposal: the entry point is not devloop.hooks' to change).
             "click-free entry": [sys.executable, str(write_fast_entry(base))],
         }

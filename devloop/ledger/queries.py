@@ -1,0 +1,247 @@
+"""The ledger's read side: what reports, budgets and the baseline ask of it, each one
+aggregate query (summing happens in SQL, never row by row in Python).
+
+`Queries` is mixed into `Ledger`; its methods need only `_read` and the connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from devloop.errors import LedgerError
+from devloop.ledger.records import (
+    CallGroup,
+    CallShape,
+    CallSpan,
+    Committed,
+    Escalation,
+    OpenReservation,
+    OutcomeGroup,
+    ReusableCall,
+    RunCallStats,
+    RunGroup,
+    Spend,
+    StepRunRecord,
+    _loads,
+)
+from devloop.ledger.schema import (
+    RESERVED,
+    SETTLED_BY_HAND,
+)
+from devloop.money import pico_to_usd
+
+
+class Queries:
+    """Read queries over the features, step runs, calls and reservations tables."""
+
+    def committed(self, feature: str, step_key: str | None = None) -> Committed:
+        """What counts against a ceiling: priced calls, open reservations at their worst
+        case, and what a person settled by hand."""
+        with self._lock:
+            try:
+                return _committed(self.connection, feature, step_key)
+            except sqlite3.Error as exc:
+                raise LedgerError(self._database_error(exc)) from None
+
+    def committed_usd(self, feature: str, step_key: str | None = None) -> Decimal:
+        return pico_to_usd(self.committed(feature, step_key).pico)
+
+    def open_reservations(self, feature: str | None = None) -> list[OpenReservation]:
+        """Reservations not settled (calls in flight, or cut off by a crash), oldest first."""
+        where, params = ("AND feature = ?", (feature,)) if feature is not None else ("", ())
+        rows = self._read(
+            "SELECT id, feature, step_key, step_run_id, model, worst_pico, pid, host,"
+            f" created_at FROM reservations WHERE status = ? {where} ORDER BY id",
+            (RESERVED, *params),
+        )
+        return [OpenReservation(*row) for row in rows]
+
+    def call_shapes(self, feature: str) -> list[CallShape]:
+        """The feature's answered calls with what their prompt cache saw, and the calls in
+        flight (their estimated tokens), in send order. One query, so a call settling
+        meanwhile is seen once, as one or the other."""
+        rows = self._read(
+            "SELECT id, COALESCE(started_at, created_at), cache_json,"
+            " input_tokens + cache_creation_input_tokens + cache_read_input_tokens, NULL"
+            " FROM calls WHERE feature = ? AND cache_json IS NOT NULL"
+            " UNION ALL SELECT -id, started_at, cache_json, NULL, id FROM reservations"
+            " WHERE feature = ? AND status = ? AND cache_json IS NOT NULL",
+            (feature, feature, RESERVED),
+        )
+        shapes = []
+        for key, started, text, tokens, reservation in rows:
+            shape = _loads(text) or {}
+            if tokens is None:
+                tokens = int(shape.get("estimated_tokens") or 0)
+            shapes.append(CallShape(key, started, shape, tokens, reservation_id=reservation))
+        return sorted(shapes, key=lambda c: (c.started_at, c.id))
+
+    def reusable_call(
+        self, feature: str, step_key: str, request_sha256: str
+    ) -> ReusableCall | None:
+        """A call answered for this exact request whose step run was cut off before the
+        step was marked done, and not reused yet: its answer can be used instead of buying
+        it again."""
+        rows = self._read(
+            "SELECT c.id, c.transcript, c.step_run_id FROM calls c"
+            " JOIN step_runs r ON r.id = c.step_run_id"
+            " LEFT JOIN reuses u ON u.call_id = c.id"
+            " WHERE c.feature = ? AND c.step_key = ? AND c.request_sha256 = ?"
+            " AND c.transcript IS NOT NULL AND c.outcome IN ('ok', 'model_mismatch')"
+            " AND r.status = 'interrupted' AND u.call_id IS NULL ORDER BY c.id DESC LIMIT 1",
+            (feature, step_key, request_sha256),
+        )
+        return ReusableCall(*rows[0]) if rows else None
+
+    def spend(self, feature: str, step_key: str | None = None) -> Spend:
+        """Money spent on a feature (or one of its steps) so far."""
+        sql = "SELECT COUNT(*), COUNT(cost_pico), COALESCE(SUM(cost_pico), 0) FROM calls "
+        sql += "WHERE feature = ?"
+        params: list[Any] = [feature]
+        if step_key is not None:
+            sql += " AND step_key = ?"
+            params.append(step_key)
+        calls, priced, pico = self._read(sql, params)[0]
+        return Spend(cost_usd=pico_to_usd(pico), calls=calls, unpriced_calls=calls - priced)
+
+    def spent_usd(self, feature: str, step_key: str | None = None) -> Decimal:
+        """Known spend (unpriced calls excluded; see `spend` for their count)."""
+        return self.spend(feature, step_key).cost_usd
+
+    def call_groups(self, feature: str | None = None) -> list[CallGroup]:
+        """Calls aggregated in SQL by feature, step, tier, model and baseline model.
+
+        Grouped on the raw columns (the order of `calls_report`), so one model can come back
+        in two groups (served vs requested only); callers add groups with the same key.
+        """
+        where, params = ("WHERE feature = ?", (feature,)) if feature is not None else ("", ())
+        rows = self._read(
+            "SELECT feature, step_key, tier, COALESCE(served_model, requested_model),"
+            " baseline_model, COUNT(*), COUNT(*) - COUNT(cost_pico),"
+            " SUM(cost_pico IS NOT NULL AND baseline_pico IS NULL),"
+            " SUM(input_tokens), SUM(cache_creation_input_tokens),"
+            " COALESCE(SUM(cache_write_5m_tokens), 0), COALESCE(SUM(cache_write_1h_tokens), 0),"
+            " SUM(cache_read_input_tokens), SUM(output_tokens),"
+            " COALESCE(SUM(cost_pico), 0),"
+            " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN baseline_pico END), 0),"
+            " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN same_usage_baseline_pico END), 0),"
+            " SUM(cost_pico IS NOT NULL AND same_usage_baseline_pico IS NULL)"
+            f" FROM calls {where}"
+            " GROUP BY feature, step_key, tier, served_model, requested_model, baseline_model",
+            params,
+        )
+        return [CallGroup(*row) for row in rows]
+
+    def step_run_groups(self, feature: str | None = None) -> list[RunGroup]:
+        """Step runs aggregated by feature, step, worker, tier and model."""
+        where, params = ("WHERE feature = ?", (feature,)) if feature is not None else ("", ())
+        rows = self._read(
+            "SELECT feature, step_key, MIN(step_number), worker, COALESCE(tier, 'script'),"
+            f" model, COUNT(*) FROM step_runs {where} GROUP BY feature, step_key, worker,"
+            " COALESCE(tier, 'script'), model",
+            params,
+        )
+        return [RunGroup(*row) for row in rows]
+
+    def step_run_records(self, feature: str | None = None) -> list[StepRunRecord]:
+        """Every step run (of one feature, or all), in the order they started, with the
+        route and outcome JSON each recorded (explain, suggest, calibrate)."""
+        where, params = ("WHERE feature = ?", (feature,)) if feature is not None else ("", ())
+        rows = self._read(
+            "SELECT id, feature, step_number, step_key, worker, tier, model, status,"
+            f" started_at, ended_at, route_json, outcome_json FROM step_runs {where} ORDER BY id",
+            params,
+        )
+        return [StepRunRecord(*row[:10], _loads(row[10]), _loads(row[11])) for row in rows]
+
+    def run_call_stats(
+        self, feature: str | None = None, run_id: int | None = None
+    ) -> dict[int, RunCallStats]:
+        """Calls aggregated per step run: counts by outcome, escalations, tokens, money."""
+        clauses, params = [], []
+        if feature is not None:
+            clauses.append("feature = ?")
+            params.append(feature)
+        if run_id is not None:
+            clauses.append("step_run_id = ?")
+            params.append(run_id)
+        where = "WHERE step_run_id IS NOT NULL" + "".join(f" AND {c}" for c in clauses)
+        rows = self._read(
+            "SELECT step_run_id, COUNT(*), COUNT(cost_pico), COALESCE(SUM(cost_pico), 0),"
+            " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN baseline_pico END), 0),"
+            " SUM(escalated_from IS NOT NULL), SUM(outcome = 'empty'),"
+            " SUM(outcome = 'truncated'), SUM(outcome != 'ok'), SUM(tier = 'frontier'),"
+            " SUM(input_tokens), SUM(cache_creation_input_tokens),"
+            " SUM(cache_read_input_tokens), SUM(output_tokens)"
+            f" FROM calls {where} GROUP BY step_run_id",
+            params,
+        )
+        return {row[0]: RunCallStats(*row[1:]) for row in rows}
+
+    def outcome_groups(self, feature: str | None = None) -> list[OutcomeGroup]:
+        """Calls aggregated by step, tier, model and outcome (`devloop metrics`)."""
+        where, params = ("WHERE feature = ?", (feature,)) if feature is not None else ("", ())
+        rows = self._read(
+            "SELECT step_key, tier, COALESCE(served_model, requested_model), outcome, COUNT(*),"
+            " SUM(input_tokens), SUM(cache_creation_input_tokens),"
+            " SUM(cache_read_input_tokens), SUM(output_tokens), COALESCE(SUM(cost_pico), 0),"
+            " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN baseline_pico END), 0),"
+            " SUM(escalated_from IS NOT NULL)"
+            f" FROM calls {where} GROUP BY step_key, tier, served_model, requested_model, outcome",
+            params,
+        )
+        return [OutcomeGroup(*row) for row in rows]
+
+    def escalations(self, feature: str) -> list[Escalation]:
+        """The feature's escalated calls, each with the call it escalated from."""
+        rows = self._read(
+            "SELECT c.id, c.step_run_id, c.step_key, c.tier,"
+            " COALESCE(c.served_model, c.requested_model), c.outcome, c.escalated_from,"
+            " o.tier, COALESCE(o.served_model, o.requested_model), o.outcome"
+            " FROM calls c LEFT JOIN calls o ON o.id = c.escalated_from"
+            " WHERE c.feature = ? AND c.escalated_from IS NOT NULL ORDER BY c.id",
+            (feature,),
+        )
+        return [Escalation(*row) for row in rows]
+
+    def call_spans(self, feature: str, run_ids: Sequence[int]) -> list[CallSpan]:
+        """The calls of some step runs, for tracing: when, how long, which model, usage."""
+        if not run_ids:
+            return []
+        marks = ", ".join("?" * len(run_ids))
+        rows = self._read(
+            "SELECT id, step_run_id, step_key, tier, requested_model, served_model,"
+            " input_tokens, cache_creation_input_tokens, cache_read_input_tokens,"
+            " output_tokens, cost_pico, baseline_pico, latency_ms, created_at, outcome,"
+            " stop_reason, request_id, escalated_from"
+            f" FROM calls WHERE feature = ? AND step_run_id IN ({marks}) ORDER BY id",
+            (feature, *run_ids),
+        )
+        return [CallSpan(*row) for row in rows]
+
+
+def _committed(conn: sqlite3.Connection, feature: str, step_key: str | None) -> Committed:
+    step = " AND step_key = ?" if step_key is not None else ""
+    params: tuple = (feature, step_key) if step_key is not None else (feature,)
+    calls_pico, unpriced = conn.execute(
+        "SELECT COALESCE(SUM(cost_pico), 0),"
+        " SUM(cost_pico IS NULL AND outcome NOT LIKE 'api_error%' AND id NOT IN"
+        "  (SELECT call_id FROM reservations WHERE status = ? AND call_id IS NOT NULL))"
+        f" FROM calls WHERE feature = ?{step}",
+        (SETTLED_BY_HAND, *params),
+    ).fetchone()
+    open_pico, open_count = conn.execute(
+        "SELECT COALESCE(SUM(worst_pico), 0), COUNT(*) FROM reservations"
+        f" WHERE status = ? AND feature = ?{step}",
+        (RESERVED, *params),
+    ).fetchone()
+    (by_hand,) = conn.execute(
+        "SELECT COALESCE(SUM(settled_pico), 0) FROM reservations"
+        f" WHERE status = ? AND feature = ?{step}",
+        (SETTLED_BY_HAND, *params),
+    ).fetchone()
+    total = calls_pico + open_pico + by_hand
+    return Committed(total, calls_pico, open_pico, open_count, by_hand, unpriced or 0)

@@ -1,0 +1,169 @@
+"""The ledger's schema: migrations (applied in order, never edited once released) and the
+columns of step runs and calls by name, so inserts and the A/B import list them once."""
+
+from __future__ import annotations
+
+# Each entry moves the schema from version i to i+1. Never edit a released entry: append.
+MIGRATIONS: list[tuple[str, ...]] = [
+    (  # 1: features, step runs and append-only calls
+        """CREATE TABLE features (
+            id INTEGER PRIMARY KEY,
+            slug TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL DEFAULT '',
+            spec_path TEXT NOT NULL DEFAULT '',
+            branch TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'active',
+            budget_pico INTEGER,
+            tag TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX features_updated ON features(updated_at)",
+        """CREATE TABLE step_runs (
+            id INTEGER PRIMARY KEY,
+            feature TEXT NOT NULL REFERENCES features(slug),
+            step_number INTEGER NOT NULL,
+            step_key TEXT NOT NULL,
+            worker TEXT NOT NULL,
+            tier TEXT,
+            model TEXT,
+            status TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            outcome_json TEXT,
+            route_json TEXT
+        )""",
+        "CREATE INDEX step_runs_feature ON step_runs(feature, step_key)",
+        """CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            feature TEXT NOT NULL REFERENCES features(slug),
+            step_key TEXT NOT NULL,
+            step_run_id INTEGER REFERENCES step_runs(id),
+            attempt INTEGER NOT NULL,
+            tier TEXT NOT NULL,
+            requested_model TEXT NOT NULL,
+            served_model TEXT,
+            input_tokens INTEGER NOT NULL,
+            cache_write_5m_tokens INTEGER,
+            cache_write_1h_tokens INTEGER,
+            cache_creation_input_tokens INTEGER NOT NULL,
+            cache_read_input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            thinking_tokens INTEGER,
+            service_tier TEXT,
+            inference_geo TEXT,
+            speed TEXT,
+            web_search_requests INTEGER NOT NULL,
+            web_fetch_requests INTEGER NOT NULL,
+            usage_json TEXT NOT NULL,
+            cost_pico INTEGER CHECK (cost_pico IS NULL OR cost_pico >= 0),
+            baseline_pico INTEGER CHECK (baseline_pico IS NULL OR baseline_pico >= 0),
+            baseline_model TEXT,
+            price_version TEXT,
+            latency_ms INTEGER,
+            stop_reason TEXT,
+            request_id TEXT,
+            outcome TEXT NOT NULL,
+            retries INTEGER NOT NULL,
+            escalated_from INTEGER REFERENCES calls(id),
+            created_at TEXT NOT NULL
+        )""",
+        # Covering index in the report's GROUP BY order: `devloop cost --all` streams it
+        # without a sort or a table lookup (100,000 calls: ~0.1 s instead of ~0.4 s).
+        """CREATE INDEX calls_report ON calls(
+            feature, step_key, tier, served_model, requested_model, baseline_model,
+            input_tokens, cache_creation_input_tokens, cache_write_5m_tokens,
+            cache_write_1h_tokens, cache_read_input_tokens, output_tokens, cost_pico,
+            baseline_pico
+        )""",
+        "CREATE INDEX calls_step_run ON calls(step_run_id)",
+        """CREATE TRIGGER calls_no_update BEFORE UPDATE ON calls
+           BEGIN SELECT RAISE(ABORT, 'calls is append-only: a call row is never updated'); END""",
+        """CREATE TRIGGER calls_no_delete BEFORE DELETE ON calls
+           BEGIN SELECT RAISE(ABORT, 'calls is append-only: a call row is never deleted'); END""",
+    ),
+    (  # 2: the sandbox each step run's commands ran in ("bubblewrap 0.8.0", "off (...)")
+        "ALTER TABLE step_runs ADD COLUMN sandbox TEXT",
+    ),
+    (  # 3: cost truth: the counterfactual baseline, reservations, reuse of recorded answers
+        "ALTER TABLE calls ADD COLUMN same_usage_baseline_pico INTEGER"
+        " CHECK (same_usage_baseline_pico IS NULL OR same_usage_baseline_pico >= 0)",
+        "ALTER TABLE calls ADD COLUMN cache_json TEXT",  # what the prompt cache saw (baseline.py)
+        "ALTER TABLE calls ADD COLUMN request_sha256 TEXT",
+        "ALTER TABLE calls ADD COLUMN transcript TEXT",  # the exchange's file in transcripts/
+        "ALTER TABLE calls ADD COLUMN reservation_id INTEGER",
+        "ALTER TABLE calls ADD COLUMN started_at TEXT",  # when the request was sent
+        # Rows recorded before this version have only the same-usage baseline: it stays
+        # their baseline, and is copied where the new column expects it.
+        "DROP TRIGGER calls_no_update",
+        "UPDATE calls SET same_usage_baseline_pico = baseline_pico",
+        """CREATE TRIGGER calls_no_update BEFORE UPDATE ON calls
+           BEGIN SELECT RAISE(ABORT, 'calls is append-only: a call row is never updated'); END""",
+        "CREATE INDEX calls_request ON calls(feature, step_key, request_sha256)",
+        """CREATE TABLE reservations (
+            id INTEGER PRIMARY KEY,
+            feature TEXT NOT NULL REFERENCES features(slug),
+            step_key TEXT NOT NULL,
+            step_run_id INTEGER REFERENCES step_runs(id),
+            model TEXT NOT NULL,
+            worst_pico INTEGER CHECK (worst_pico IS NULL OR worst_pico >= 0),
+            status TEXT NOT NULL,
+            pid INTEGER,
+            host TEXT,
+            created_at TEXT NOT NULL,
+            settled_at TEXT,
+            call_id INTEGER REFERENCES calls(id),
+            settled_pico INTEGER CHECK (settled_pico IS NULL OR settled_pico >= 0),
+            note TEXT,
+            started_at TEXT,
+            cache_json TEXT
+        )""",
+        "CREATE INDEX reservations_open ON reservations(feature, status)",
+        """CREATE TABLE reuses (
+            call_id INTEGER PRIMARY KEY REFERENCES calls(id),
+            step_run_id INTEGER REFERENCES step_runs(id),
+            created_at TEXT NOT NULL
+        )""",
+    ),
+]
+
+
+# Reservation states: a call in flight holds its worst case against the ceilings until it
+# settles (the call row is written), is released (no response: not billed), or a person
+# settles it by hand after a crash left it open.
+RESERVED, SETTLED, RELEASED, SETTLED_BY_HAND = "open", "settled", "released", "settled by hand"
+
+
+def schema_version() -> int:
+    """The schema version this code writes and reads."""
+    return len(MIGRATIONS)
+
+
+# The columns of a step run and a call, by name: inserts and the A/B import use these, so a
+# new column is one line here.
+RUN_FIELDS = (
+    "feature", "step_number", "step_key", "worker", "tier", "model", "status", "started_at",
+    "ended_at", "outcome_json", "route_json", "sandbox",
+)  # fmt: skip
+
+
+CALL_FIELDS = (
+    "feature", "step_key", "step_run_id", "attempt", "tier", "requested_model",
+    "served_model", "input_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+    "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens",
+    "thinking_tokens", "service_tier", "inference_geo", "speed", "web_search_requests",
+    "web_fetch_requests", "usage_json", "cost_pico", "baseline_pico", "baseline_model",
+    "price_version", "latency_ms", "stop_reason", "request_id", "outcome", "retries",
+    "escalated_from", "created_at", "same_usage_baseline_pico", "cache_json",
+    "request_sha256", "transcript", "reservation_id", "started_at",
+)  # fmt: skip
+
+
+INSERT_RUN = (
+    f"INSERT INTO step_runs ({', '.join(RUN_FIELDS)}) VALUES ({', '.join('?' * len(RUN_FIELDS))})"
+)
+
+
+INSERT_CALL = (
+    f"INSERT INTO calls ({', '.join(CALL_FIELDS)}) VALUES ({', '.join('?' * len(CALL_FIELDS))})"
+)
