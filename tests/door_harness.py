@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from devloop import config as config_mod
+from devloop import model
 from devloop.ledger import Ledger
-from devloop.model import door
 from devloop.sim import SimServer
 
 FAKE_KEY = "sk-ant-api03-RECOGNISABLE-fake-key-7f3a9c1e5b"
@@ -63,7 +63,7 @@ class Harness:
         self.ledger = Ledger.open(repo)
         self.warnings: list[str] = []
         self.log = Exchanges()
-        self.door = door.Door(
+        self.door = model.Door(
             self.cfg, self.ledger, "login", warn=self.warnings.append, exchanges=self.log
         )
         self.db = repo / ".devloop" / "ledger.db"
@@ -95,5 +95,5 @@ def harness(git_repo, monkeypatch):
         h.close()
 
 
-def ask(text: str = "Write the research notes.", **kw) -> door.Request:
-    return door.Request(messages=[{"role": "user", "content": text}], system=SYSTEM, **kw)
+def ask(text: str = "Write the research notes.", **kw) -> model.Request:
+    return model.Request(messages=[{"role": "user", "content": text}], system=SYSTEM, **kw)

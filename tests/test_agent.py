@@ -23,7 +23,7 @@ from devloop.agent.tools.workspace import tool_definitions
 from devloop.agent.worktree import changed_between, narrowed, tampered, task_targets
 from devloop.ledger import Ledger
 from devloop.loop import prompts as ctxmod
-from devloop.model.door import Door
+from devloop.model import Door
 from devloop.schemas import BuildPlan, FileChange, Finding, Task
 from devloop.sim import SimServer
 from devloop.steps import resolve_step

@@ -12,7 +12,7 @@ from generated_repo import write_modules
 from devloop import tokens
 from devloop.loop import prompts
 from devloop.loop.prompts import TemplateError, render
-from devloop.model.door import Request, build_params
+from devloop.model import Request, build_params
 
 
 def make_repo(root: Path, files: int) -> Path:

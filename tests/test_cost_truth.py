@@ -21,10 +21,10 @@ import pytest
 from door_harness import ask
 from loop_harness import SLUG, build_phase, feature_dir, plan_phase, read_state
 
-from devloop import loop
+from devloop import loop, model
 from devloop.errors import EXIT_API, EXIT_BUDGET, BudgetExceeded, UnpricedModelError
 from devloop.ledger import Ledger, pico_to_usd, usd_to_pico
-from devloop.model import door, worstcase
+from devloop.model import worstcase
 
 OPUS, SONNET = "claude-opus-5-5", "claude-sonnet-5-5"
 PER_MTOK = {  # USD per million tokens (prices.toml): input, 5m write, read, output
@@ -66,7 +66,7 @@ def test_an_unpriced_served_model_fails_the_call_and_stops_the_next(harness):
         {"review": [{"text": "ok", "model": "claude-mystery-9"}], "audit": [{"text": "x"}]},
         feature_usd=5,
     )
-    with pytest.raises(door.ModelMismatchError) as info:
+    with pytest.raises(model.ModelMismatchError) as info:
         h.door.call("review", "mid", ask("Review."))
     assert info.value.exit_code == EXIT_API
     assert f"asked for {SONNET} but claude-mystery-9 answered" in info.value.message
@@ -91,8 +91,8 @@ def test_the_worst_case_includes_the_cache_write_premium(harness):
     input at the base rate, and a call could be billed past a ceiling it seemed to fit."""
     h = harness({"research": [{"text": "x" * 40}, {"text": "y" * 40}]})
     request = ask(max_tokens=10)
-    params = door.build_params(request, OPUS, None)
-    old_worst = (door.estimate_input_tokens(params) * 4 + 10 * 20) / Decimal(1_000_000)
+    params = model.build_params(request, OPUS, None)
+    old_worst = (model.estimate_input_tokens(params) * 4 + 10 * 20) / Decimal(1_000_000)
     new_worst = worstcase.worst_case_usd(OPUS, params)
     usage = worstcase.worst_case_usage(params)
     assert usage["input_tokens"] < usage["cache_creation_input_tokens"]  # priced as writes
@@ -116,7 +116,7 @@ def test_concurrent_calls_share_one_ceiling(harness):
     answer = {"json": {"verdict": "pass", "findings": []}, "delay": 1.0}  # 1 s generating
     h = harness({"validate-requirements": [answer, answer]})
     request = ask(schema={"type": "object", "properties": {}, "additionalProperties": True})
-    params = door.build_params(request, OPUS, None)
+    params = model.build_params(request, OPUS, None)
     worst = worstcase.worst_case_usd(OPUS, params)
     h.door.feature_budget_usd = worst + worst / 2
     outcomes: list[str] = []
@@ -306,14 +306,14 @@ def test_a_paused_turn_is_continued_and_each_part_recorded(harness):
 def test_a_turn_paused_too_often_is_an_error(harness):
     h = harness({"research": [{"text": "more", "stop_reason": "pause_turn", "times": 3}]})
     h.cfg.api.max_continuations = 2
-    with pytest.raises(door.PausedReplyError, match=r"still paused .* after 2 continuation"):
+    with pytest.raises(model.PausedReplyError, match=r"still paused .* after 2 continuation"):
         h.door.call("research", "frontier", ask())
     assert [r["outcome"] for r in h.rows()] == ["paused"] * 3
 
 
 def test_an_unknown_stop_reason_is_never_an_answer(harness):
     h = harness({"research": [{"text": "half an answer", "stop_reason": "compaction_needed"}]})
-    with pytest.raises(door.UnknownStopError, match="'compaction_needed'"):
+    with pytest.raises(model.UnknownStopError, match="'compaction_needed'"):
         h.door.call("research", "frontier", ask())
     (row,) = h.rows()
     assert row["outcome"] == "unknown_stop" and row["cost_pico"] == pico(row, OPUS)

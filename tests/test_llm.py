@@ -1,4 +1,4 @@
-"""The model door (devloop/model/door.py) against the offline server, through the real anthropic SDK."""
+"""The model door (devloop/model/model.py) against the offline server, through the real anthropic SDK."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 from door_harness import FAKE_KEY, SYSTEM, VERDICT_SCHEMA, ask
 
-from devloop.errors import EXIT_API, EXIT_BUDGET, ApiError, BudgetExceeded
-from devloop.model import door, worstcase
+from devloop import model
+from devloop.errors import EXIT_API, EXIT_BUDGET, ApiError, BudgetExceeded, UsageError
+from devloop.model import worstcase
 
 
 def test_plain_text_step_is_recorded_and_priced(harness):
@@ -87,22 +88,22 @@ def test_tool_use_round_trip(harness):
         },
     ]
     second = h.door.call(
-        "implement", "mid", door.Request(messages=messages, system=SYSTEM, tools=[tool])
+        "implement", "mid", model.Request(messages=messages, system=SYSTEM, tools=[tool])
     )
     assert second.text == "Done: the files are listed."
     assert [r["outcome"] for r in h.rows()] == ["ok", "ok"]
     # the conversation's moving breakpoint sits on the tool result; at most 4 in all
     body = h.sim.message_requests()[1].body
     assert body["messages"][-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
-    assert door.count_breakpoints(body) == 2
+    assert model.count_breakpoints(body) == 2
 
 
 def test_breakpoints_are_counted_on_blocks_not_text():
     request = ask('Explain "cache_control" and {"cache_control": 1}.')
     request.messages.append({"role": "assistant", "content": "ok"})
     request.messages.append({"role": "user", "content": "again"})
-    params = door.build_params(request, "claude-opus-5-5", None)
-    assert door.count_breakpoints(params) == 2  # the system prefix and the moving one
+    params = model.build_params(request, "claude-opus-5-5", None)
+    assert model.count_breakpoints(params) == 2  # the system prefix and the moving one
 
 
 def test_529_twice_then_success_is_one_row_with_two_retries(harness):
@@ -136,7 +137,7 @@ def test_midstream_error_event_is_retried(harness):
 
 def test_empty_billed_reply_is_loud_recorded_and_retried_once(harness):
     h = harness({"research": [{"empty": True}, {"empty": True}]})
-    with pytest.raises(door.EmptyReplyError) as info:
+    with pytest.raises(model.EmptyReplyError) as info:
         h.door.call("research", "frontier", ask())
     message = info.value.message
     assert "step 'research'" in message and "claude-opus-5-5" in message and "req" in message
@@ -156,7 +157,7 @@ def test_empty_then_good_reply_recovers_on_the_fresh_retry(harness):
 def test_unparsable_structured_answer(harness):
     bad = {"text": "Sure! Here is the verdict: pass"}
     h = harness({"double-check": [bad, {"json": {"verdict": "maybe", "findings": []}}]})
-    with pytest.raises(door.InvalidOutputError) as info:
+    with pytest.raises(model.InvalidOutputError) as info:
         h.door.call("double-check", "frontier", ask(schema=VERDICT_SCHEMA))
     assert "'maybe' is not one of" in info.value.message
     assert [r["outcome"] for r in h.rows()] == ["invalid_output", "invalid_output"]
@@ -164,7 +165,7 @@ def test_unparsable_structured_answer(harness):
 
 def test_truncation(harness):
     h = harness({"plan": [{"text": "a long plan", "stop_reason": "max_tokens"}]})
-    with pytest.raises(door.TruncatedReplyError) as info:
+    with pytest.raises(model.TruncatedReplyError) as info:
         h.door.call("plan", "frontier", ask())
     assert "cut off (stop_reason max_tokens" in info.value.message
     assert [r["outcome"] for r in h.rows()] == ["truncated"]
@@ -173,7 +174,7 @@ def test_truncation(harness):
 
 def test_refusal_with_category(harness):
     h = harness({"research": [{"refusal": {"category": "cyber", "explanation": "exploit code"}}]})
-    with pytest.raises(door.RefusalError) as info:
+    with pytest.raises(model.RefusalError) as info:
         h.door.call("research", "frontier", ask())
     assert "refused (category cyber): exploit code" in info.value.message
     assert [r["outcome"] for r in h.rows()] == ["refusal"]
@@ -204,7 +205,7 @@ def test_401_says_which_variable_to_set(harness):
 def test_missing_key_is_a_usage_error_before_any_request(harness, monkeypatch):
     h = harness({"research": [{"text": "x"}]})
     monkeypatch.delenv("ANTHROPIC_API_KEY")
-    with pytest.raises(door.UsageError, match="ANTHROPIC_API_KEY"):
+    with pytest.raises(UsageError, match="ANTHROPIC_API_KEY"):
         h.door.call("research", "frontier", ask())
     assert h.sim.requests == []
 
@@ -228,7 +229,7 @@ def test_step_ceiling_counts_what_the_step_spent(harness):
     spent = h.ledger.spent_usd("login", "review")
     big = ask("Review again.", max_tokens=16_000)
     worst = worstcase.worst_case_usd(
-        "claude-sonnet-5-5", door.build_params(big, "claude-sonnet-5-5", None)
+        "claude-sonnet-5-5", model.build_params(big, "claude-sonnet-5-5", None)
     )
     h.cfg.budget.step_usd = worst + spent / 2  # the big call alone fits; not after the first
     with pytest.raises(BudgetExceeded, match="step 'review'"):

@@ -55,7 +55,7 @@ from typing import Any, Protocol
 from devloop.agent.tools.workspace import Workspace
 from devloop.config import Config
 from devloop.git.runfiles import RunFiles
-from devloop.model.door import DEFAULT_MAX_TOKENS, Door, Reply, Request
+from devloop.model import DEFAULT_MAX_TOKENS, Door, Reply, Request
 from devloop.sandbox import Runner
 from devloop.schemas import BuildPlan, Finding, Task
 from devloop.state import atomic_write

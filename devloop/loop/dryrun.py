@@ -53,23 +53,21 @@ class ApiTokenCounter:
         self._prefix: dict[str, int] = {}
 
     def count(self, tier: str, params: dict[str, Any]) -> tuple[int, int]:
-        from devloop.model import door
+        from devloop.model.client import count_tokens
 
         model = params["model"]
         if model not in self._prefix:
             probe = {"model": model, "messages": [{"role": "user", "content": "."}]}
-            bare = door.count_tokens(self.cfg, tier, probe)
-            self._prefix[model] = (
-                door.count_tokens(self.cfg, tier, {**probe, "system": params.get("system", [])})
-                - bare
-            )
-        total = door.count_tokens(self.cfg, tier, params)
+            bare = count_tokens(self.cfg, tier, probe)
+            with_system = {**probe, "system": params.get("system", [])}
+            self._prefix[model] = count_tokens(self.cfg, tier, with_system) - bare
+        total = count_tokens(self.cfg, tier, params)
         return self._prefix[model], total - self._prefix[model]
 
 
 def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> DryRun:
     """The projection of every step, the static pre-flight checks, the prompts' folder."""
-    from devloop.model.door import Request, build_params, key_configured
+    from devloop.model import Request, build_params, key_configured
 
     spec = load_spec(cfg, spec_path)
     repo_head(cfg.root)

@@ -204,7 +204,7 @@ class Run:
         emit: Emit,
         agent_factory: AgentFactory | None = None,
     ) -> None:
-        from devloop.model.door import Door
+        from devloop.model import Door
 
         self.cfg = cfg
         self.root = cfg.root
@@ -656,7 +656,7 @@ class Run:
         messages: list[dict[str, Any]],
         schema: dict[str, Any] | None = None,
     ) -> Any:
-        from devloop.model.door import Request
+        from devloop.model import Request
 
         request = Request(
             messages=messages,

@@ -23,21 +23,18 @@ Order of events for one call, and why:
 from __future__ import annotations
 
 import functools
-import json
 import os
-import random
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from devloop import jsonshape, tokens
 from devloop.config import Config
-from devloop.errors import ApiError, BudgetExceeded, UnpricedModelError, UsageError
+from devloop.errors import ApiError, BudgetExceeded, UnpricedModelError
 from devloop.ledger import (
     CallRecord,
     CallShape,
@@ -49,230 +46,29 @@ from devloop.ledger import (
     stamp,
 )
 from devloop.model import pricing, worstcase
+from devloop.model.client import (
+    ADVICE,
+    _attempt_log,
+    _backoff_seconds,
+    _error_message,
+    _error_type,
+    _is_transport_error,
+    client_for,
+)
+from devloop.model.replies import (
+    EmptyReplyError,
+    InvalidOutputError,
+    ModelMismatchError,
+    PausedReplyError,
+    _classify,
+    _Verdict,
+)
+from devloop.model.request import Reply, Request, build_params, request_sha256
 from devloop.proc import pid_alive
 from devloop.redaction import redact
 
-# Stop reasons that mean the answer was cut off.
-TRUNCATED = ("max_tokens", "model_context_window_exceeded")
-# HTTP statuses the SDK retries, and those that fail at once with advice.
-RETRYABLE_STATUSES = (408, 409, 429, 500, 502, 503, 504, 529)
-ADVICE = {
-    400: "the request was rejected as invalid; this is a devloop bug or an unsupported model setting.",
-    401: "authentication failed: set ANTHROPIC_API_KEY to a valid key (or ANTHROPIC_AUTH_TOKEN for a gateway token).",
-    402: "billing problem on the account: check the plan and payment details in the Anthropic console.",
-    403: "the key is not allowed to use this model or endpoint: check its workspace and permissions.",
-    404: "the model or endpoint was not found: check [models] in devloop.toml and any base URL.",
-    413: "the request is too large (32 MB limit): reduce the context sent for this step.",
-}
-MAX_BREAKPOINTS = 4
-DEFAULT_MAX_TOKENS = 16_000
-# Every stop reason the API documents (§6); any other is an error, never an answer.
-KNOWN_STOPS = (
-    "end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
-    "model_context_window_exceeded",
-)  # fmt: skip
 GATE_WAIT_S = 120.0  # the longest a call waits for another call's shared prefix
 
-
-# ------------------------------------------------------------------ errors
-
-
-class ModelReplyError(ApiError):
-    """A response arrived (and was billed and recorded) but cannot be used."""
-
-    outcome = "error"
-
-    def __init__(self, message: str, *, step: str, model: str, request_id: str) -> None:
-        super().__init__(f"step '{step}', model {model}, request {request_id or '-'}: {message}")
-        self.step = step
-        self.model = model
-        self.request_id = request_id
-
-
-class EmptyReplyError(ModelReplyError):
-    outcome = "empty"
-
-
-class TruncatedReplyError(ModelReplyError):
-    outcome = "truncated"
-
-
-class RefusalError(ModelReplyError):
-    outcome = "refusal"
-
-
-class InvalidOutputError(ModelReplyError):
-    outcome = "invalid_output"
-
-
-class PausedReplyError(ModelReplyError):
-    outcome = "paused"
-
-
-class UnknownStopError(ModelReplyError):
-    outcome = "unknown_stop"
-
-
-class ModelMismatchError(ModelReplyError):
-    outcome = "model_mismatch"
-
-
-# ---------------------------------------------------------------- requests
-
-
-@dataclass
-class Request:
-    """What a step asks. `system` and `context` form the cached prefix: keep them identical
-    across the steps of a feature (project context, spec) and put the step's own
-    instructions in `messages`."""
-
-    messages: list[dict[str, Any]]
-    system: str = ""
-    context: list[str] = field(default_factory=list)
-    tools: list[dict[str, Any]] | None = None
-    schema: dict[str, Any] | None = None  # structured output: the answer is JSON of this shape
-    max_tokens: int = DEFAULT_MAX_TOKENS
-
-
-@dataclass
-class Reply:
-    text: str  # all text blocks joined
-    data: Any  # the parsed JSON when the request had a schema
-    content: list[dict[str, Any]]  # every block, to send back unchanged in a tool loop
-    stop_reason: str
-    model: str  # the model that served it
-    requested_model: str
-    request_id: str
-    usage: dict[str, Any]
-    call_id: int
-    cost_usd: Decimal | None
-    baseline_usd: Decimal | None
-    retries: int
-
-    @property
-    def tool_uses(self) -> list[dict[str, Any]]:
-        return [b for b in self.content if b.get("type") == "tool_use"]
-
-    def assistant_message(self) -> dict[str, Any]:
-        return {"role": "assistant", "content": self.content}
-
-
-def build_params(request: Request, model: str, effort: str | None) -> dict[str, Any]:
-    """The Messages API body (without stream/model-independent headers).
-
-    The system blocks end with one cache breakpoint, so tools + system + context are a
-    byte-stable prefix shared by every call of the feature on this model. A conversation of
-    several turns gets a second, moving breakpoint on its last block, so each turn reads the
-    previous turns from cache. Never more than MAX_BREAKPOINTS.
-    """
-    system_blocks = [{"type": "text", "text": t} for t in (request.system, *request.context) if t]
-    if system_blocks:
-        system_blocks[-1]["cache_control"] = {"type": "ephemeral"}
-    messages = [dict(m) for m in request.messages]
-    if len(messages) > 1:
-        last = messages[-1]
-        content = last["content"]
-        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
-        if blocks and blocks[-1].get("type") != "thinking" and blocks[-1].get("text", "x") != "":
-            blocks[-1] = {**blocks[-1], "cache_control": {"type": "ephemeral"}}
-        last["content"] = blocks
-    params: dict[str, Any] = {
-        "model": model,
-        "max_tokens": request.max_tokens,
-        "messages": messages,
-    }
-    if system_blocks:
-        params["system"] = system_blocks
-    if request.tools:
-        params["tools"] = request.tools
-    output_config: dict[str, Any] = {}
-    if effort:
-        output_config["effort"] = effort
-    if request.schema is not None:
-        output_config["format"] = {"type": "json_schema", "schema": request.schema}
-    if output_config:
-        params["output_config"] = output_config
-    # Thinking is left to the model's default (adaptive): several models reject `disabled`.
-    assert count_breakpoints(params) <= MAX_BREAKPOINTS
-    return params
-
-
-def count_breakpoints(params: dict[str, Any]) -> int:
-    """Cache breakpoints in a request: blocks (tools, system, message content) carrying
-    cache_control. Counted on the structure, never on text that merely mentions it."""
-    blocks = [*params.get("tools", []), *params.get("system", [])]
-    for message in params["messages"]:
-        if isinstance(message["content"], list):
-            blocks += message["content"]
-    return sum(1 for block in blocks if isinstance(block, dict) and "cache_control" in block)
-
-
-def estimate_input_tokens(params: dict[str, Any]) -> int:
-    parts = [params.get("system", []), params.get("tools", []), params["messages"]]
-    return sum(tokens.estimate_json(p) for p in parts)
-
-
-# ------------------------------------------------------------------ client
-
-
-def key_configured() -> bool:
-    return bool(os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"))
-
-
-_clients: dict[str, Any] = {}
-_clients_lock = threading.Lock()
-_attempt_log = threading.local()  # HTTP statuses seen by the current call on this thread
-
-
-def _on_response(response: Any) -> None:
-    log = getattr(_attempt_log, "statuses", None)
-    if log is not None:
-        log.append(response.status_code)
-    begun = getattr(_attempt_log, "on_response", None)
-    if begun is not None:  # the response has begun: a prefix it wrote can now be read
-        begun()
-
-
-def client_for(base_url: str, cfg: Config) -> Any:
-    """One SDK client per base URL per process (connection reuse, one retry policy)."""
-    if not key_configured():
-        raise UsageError(
-            "no API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN for a gateway). "
-            "To run offline, start `devloop sim serve` and set ANTHROPIC_BASE_URL to its URL "
-            "with any key."
-        )
-    import hashlib
-
-    # Keyed by what the SDK would read at construction, so a changed environment gets a new
-    # client (the key itself is hashed, never kept in a readable form).
-    effective_url = base_url or os.environ.get("ANTHROPIC_BASE_URL", "")
-    credential = os.environ.get("ANTHROPIC_API_KEY", "") + os.environ.get(
-        "ANTHROPIC_AUTH_TOKEN", ""
-    )
-    fingerprint = hashlib.sha256(credential.encode()).hexdigest()
-    with _clients_lock:
-        key = f"{effective_url}|{fingerprint}|{cfg.api.max_retries}|{cfg.api.timeout_s}"
-        if key not in _clients:
-            import anthropic
-
-            http_client = anthropic.DefaultHttpxClient(event_hooks={"response": [_on_response]})
-            kwargs: dict[str, Any] = {
-                "max_retries": cfg.api.max_retries,
-                "timeout": cfg.api.timeout_s,
-                "http_client": http_client,
-            }
-            if base_url:
-                kwargs["base_url"] = base_url
-            _clients[key] = anthropic.Anthropic(**kwargs)
-        return _clients[key]
-
-
-def _backoff_seconds(retry: int) -> float:
-    # The SDK's schedule: 0.5 s doubling to at most 8 s, with up to 25% jitter.
-    return min(0.5 * 2**retry, 8.0) * (1 - 0.25 * random.random())
-
-
-# -------------------------------------------------------------------- door
 
 Warn = Callable[[str], None]
 
@@ -403,7 +199,6 @@ class Door:
         """Settle what an earlier run left in flight: a reservation whose answer reached the
         transcripts is recorded from it, exactly; one whose answer never arrived stays
         unsettled (counted at its worst case) until a person settles it. Returns those."""
-        import os
         import socket
 
         left = []
@@ -873,148 +668,8 @@ class Door:
         )
 
 
-def request_sha256(params: dict[str, Any]) -> str:
-    """The identity of a request: the same body asks the same question."""
-    import hashlib
-
-    body = json.dumps(params, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def min_cache_tokens(model: str) -> int:
     from devloop.capabilities import DEFAULT_MIN_CACHE_TOKENS, capability
 
     found = capability(model)
     return found.min_cache_tokens if found else DEFAULT_MIN_CACHE_TOKENS
-
-
-def _is_transport_error(exc: Exception) -> bool:
-    module = type(exc).__module__ or ""
-    return module.startswith(("httpx", "httpcore", "h11")) or isinstance(exc, ConnectionError)
-
-
-def _error_body(exc: Any) -> dict[str, Any]:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        return body.get("error", body) if isinstance(body.get("error"), dict) else body
-    return {}
-
-
-def _error_type(exc: Any) -> str:
-    return str(_error_body(exc).get("type") or "")
-
-
-def _error_message(exc: Any) -> str:
-    return str(_error_body(exc).get("message") or getattr(exc, "message", "") or exc)
-
-
-@dataclass
-class _Verdict:
-    outcome: str
-    text: str = ""
-    data: Any = None
-    error: type[ModelReplyError] | None = None
-    message: str = ""
-
-
-def _classify(reply: dict[str, Any], schema: dict[str, Any] | None) -> _Verdict:
-    """Decide what a response is worth, without raising: the ledger row comes first."""
-    content = reply.get("content") or []
-    text = "".join(b.get("text") or "" for b in content if b.get("type") == "text")
-    has_tool_use = any(b.get("type") == "tool_use" for b in content)
-    stop = reply.get("stop_reason") or ""
-    output_tokens = (reply.get("usage") or {}).get("output_tokens", 0)
-    if stop == "refusal":
-        details = reply.get("stop_details") or {}
-        category = details.get("category") or "unspecified"
-        explanation = details.get("explanation") or "no explanation given"
-        return _Verdict(
-            "refusal",
-            error=RefusalError,
-            message=f"the model refused (category {category}): {explanation}",
-        )
-    if stop not in KNOWN_STOPS:
-        return _Verdict(
-            "unknown_stop",
-            error=UnknownStopError,
-            message=f"the answer stopped for a reason devloop does not know ({stop!r}); it is "
-            "not taken as an answer. Update devloop, or report the stop reason",
-        )
-    if stop == "pause_turn":
-        return _Verdict("paused", text=text)  # Door._answer continues the turn
-    if stop in TRUNCATED:
-        return _Verdict(
-            "truncated",
-            error=TruncatedReplyError,
-            message=f"the answer was cut off (stop_reason {stop}, {output_tokens} output tokens); "
-            "raise max_tokens for this step or shrink its input",
-        )
-    if not text.strip() and not has_tool_use:
-        return _Verdict(
-            "empty",
-            error=EmptyReplyError,
-            message=f"empty answer on stop_reason '{stop}' ({output_tokens} output tokens billed)",
-        )
-    if schema is None or has_tool_use:
-        return _Verdict("ok", text=text)
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        return _Verdict(
-            "invalid_output",
-            error=InvalidOutputError,
-            message=f"the structured answer is not valid JSON ({exc})",
-        )
-    found = jsonshape.problems(data, schema)
-    if found:
-        shown = "; ".join(found[:5])
-        return _Verdict(
-            "invalid_output",
-            error=InvalidOutputError,
-            message=f"the structured answer does not match the schema: {shown}",
-        )
-    return _Verdict("ok", text=text, data=data)
-
-
-# ------------------------------------------------------------- models API
-
-
-def fetch_model_info(cfg: Config, tier: str) -> dict[str, Any]:
-    """The Models API's ModelInfo for the tier's model, as a dict. Raises ApiError with the
-    reason when it cannot be read (no key, unreachable, unknown model)."""
-    import anthropic
-
-    model = cfg.models.for_tier(tier)
-    base_url = getattr(cfg.endpoints, tier, "") or ""
-    try:
-        client = client_for(base_url, cfg)
-        return client.models.retrieve(model).model_dump(mode="json")
-    except UsageError as exc:
-        raise ApiError(exc.message) from None
-    except anthropic.NotFoundError:
-        raise ApiError(f"the Models API does not know {model}") from None
-    except anthropic.APIStatusError as exc:
-        raise ApiError(
-            f"the Models API answered HTTP {exc.status_code}: {redact(_error_message(exc))}"
-        ) from None
-    except anthropic.APIConnectionError as exc:
-        raise ApiError(f"cannot reach the Models API ({type(exc).__name__})") from None
-
-
-def count_tokens(cfg: Config, tier: str, params: dict[str, Any]) -> int:
-    """Input tokens of a request as the API counts them (`POST /v1/messages/count_tokens`,
-    free). Raises ApiError with the reason when it cannot be asked."""
-    import anthropic
-
-    fields = {k: params[k] for k in ("model", "messages", "system", "tools") if k in params}
-    try:
-        client = client_for(getattr(cfg.endpoints, tier, "") or "", cfg)
-        return client.messages.count_tokens(**fields).input_tokens
-    except UsageError as exc:
-        raise ApiError(exc.message) from None
-    except anthropic.APIStatusError as exc:
-        raise ApiError(
-            f"count_tokens answered HTTP {exc.status_code}: {redact(_error_message(exc))}"
-        ) from None
-    except anthropic.APIConnectionError as exc:
-        raise ApiError(f"cannot reach count_tokens ({type(exc).__name__})") from None

@@ -53,10 +53,10 @@ def inspect_tiers(cfg: Config, *, live: bool | None = None) -> list[TierModel]:
         if known is not None:
             row.lifecycle, row.retires_at = known.lifecycle, known.retires_at
         if live:
-            from devloop.model import door  # imports anthropic: only when asking the API
+            from devloop.model import client  # imports anthropic: only when asking the API
 
             try:
-                info = door.fetch_model_info(cfg, tier)
+                info = client.fetch_model_info(cfg, tier)
                 row.lifecycle = info.get("lifecycle") or "unknown"
                 row.retires_at = info.get("retires_at")
                 row.lifecycle_source = "Models API"

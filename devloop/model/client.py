@@ -1,0 +1,149 @@
+"""The anthropic SDK client, one per base URL per process, and the calls that are not
+messages: the Models API (lifecycle) and token counting. The only module, with door.py,
+that imports anthropic, always inside the functions that need it (it costs ~1.5 s)."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from typing import Any
+
+from devloop.config import Config
+from devloop.errors import ApiError, UsageError
+from devloop.redaction import redact
+
+# HTTP statuses the SDK retries, and those that fail at once with advice.
+RETRYABLE_STATUSES = (408, 409, 429, 500, 502, 503, 504, 529)
+
+
+ADVICE = {
+    400: "the request was rejected as invalid; this is a devloop bug or an unsupported model setting.",
+    401: "authentication failed: set ANTHROPIC_API_KEY to a valid key (or ANTHROPIC_AUTH_TOKEN for a gateway token).",
+    402: "billing problem on the account: check the plan and payment details in the Anthropic console.",
+    403: "the key is not allowed to use this model or endpoint: check its workspace and permissions.",
+    404: "the model or endpoint was not found: check [models] in devloop.toml and any base URL.",
+    413: "the request is too large (32 MB limit): reduce the context sent for this step.",
+}
+
+
+def key_configured() -> bool:
+    return bool(os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"))
+
+
+_clients: dict[str, Any] = {}
+
+
+_clients_lock = threading.Lock()
+
+
+_attempt_log = threading.local()  # HTTP statuses seen by the current call on this thread
+
+
+def _on_response(response: Any) -> None:
+    log = getattr(_attempt_log, "statuses", None)
+    if log is not None:
+        log.append(response.status_code)
+    begun = getattr(_attempt_log, "on_response", None)
+    if begun is not None:  # the response has begun: a prefix it wrote can now be read
+        begun()
+
+
+def client_for(base_url: str, cfg: Config) -> Any:
+    """One SDK client per base URL per process (connection reuse, one retry policy)."""
+    if not key_configured():
+        raise UsageError(
+            "no API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN for a gateway). "
+            "To run offline, start `devloop sim serve` and set ANTHROPIC_BASE_URL to its URL "
+            "with any key."
+        )
+    import hashlib
+
+    # Keyed by what the SDK would read at construction, so a changed environment gets a new
+    # client (the key itself is hashed, never kept in a readable form).
+    effective_url = base_url or os.environ.get("ANTHROPIC_BASE_URL", "")
+    credential = os.environ.get("ANTHROPIC_API_KEY", "") + os.environ.get(
+        "ANTHROPIC_AUTH_TOKEN", ""
+    )
+    fingerprint = hashlib.sha256(credential.encode()).hexdigest()
+    with _clients_lock:
+        key = f"{effective_url}|{fingerprint}|{cfg.api.max_retries}|{cfg.api.timeout_s}"
+        if key not in _clients:
+            import anthropic
+
+            http_client = anthropic.DefaultHttpxClient(event_hooks={"response": [_on_response]})
+            kwargs: dict[str, Any] = {
+                "max_retries": cfg.api.max_retries,
+                "timeout": cfg.api.timeout_s,
+                "http_client": http_client,
+            }
+            if base_url:
+                kwargs["base_url"] = base_url
+            _clients[key] = anthropic.Anthropic(**kwargs)
+        return _clients[key]
+
+
+def _backoff_seconds(retry: int) -> float:
+    # The SDK's schedule: 0.5 s doubling to at most 8 s, with up to 25% jitter.
+    return min(0.5 * 2**retry, 8.0) * (1 - 0.25 * random.random())
+
+
+def _is_transport_error(exc: Exception) -> bool:
+    module = type(exc).__module__ or ""
+    return module.startswith(("httpx", "httpcore", "h11")) or isinstance(exc, ConnectionError)
+
+
+def _error_body(exc: Any) -> dict[str, Any]:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        return body.get("error", body) if isinstance(body.get("error"), dict) else body
+    return {}
+
+
+def _error_type(exc: Any) -> str:
+    return str(_error_body(exc).get("type") or "")
+
+
+def _error_message(exc: Any) -> str:
+    return str(_error_body(exc).get("message") or getattr(exc, "message", "") or exc)
+
+
+def fetch_model_info(cfg: Config, tier: str) -> dict[str, Any]:
+    """The Models API's ModelInfo for the tier's model, as a dict. Raises ApiError with the
+    reason when it cannot be read (no key, unreachable, unknown model)."""
+    import anthropic
+
+    model = cfg.models.for_tier(tier)
+    base_url = getattr(cfg.endpoints, tier, "") or ""
+    try:
+        client = client_for(base_url, cfg)
+        return client.models.retrieve(model).model_dump(mode="json")
+    except UsageError as exc:
+        raise ApiError(exc.message) from None
+    except anthropic.NotFoundError:
+        raise ApiError(f"the Models API does not know {model}") from None
+    except anthropic.APIStatusError as exc:
+        raise ApiError(
+            f"the Models API answered HTTP {exc.status_code}: {redact(_error_message(exc))}"
+        ) from None
+    except anthropic.APIConnectionError as exc:
+        raise ApiError(f"cannot reach the Models API ({type(exc).__name__})") from None
+
+
+def count_tokens(cfg: Config, tier: str, params: dict[str, Any]) -> int:
+    """Input tokens of a request as the API counts them (`POST /v1/messages/count_tokens`,
+    free). Raises ApiError with the reason when it cannot be asked."""
+    import anthropic
+
+    fields = {k: params[k] for k in ("model", "messages", "system", "tools") if k in params}
+    try:
+        client = client_for(getattr(cfg.endpoints, tier, "") or "", cfg)
+        return client.messages.count_tokens(**fields).input_tokens
+    except UsageError as exc:
+        raise ApiError(exc.message) from None
+    except anthropic.APIStatusError as exc:
+        raise ApiError(
+            f"count_tokens answered HTTP {exc.status_code}: {redact(_error_message(exc))}"
+        ) from None
+    except anthropic.APIConnectionError as exc:
+        raise ApiError(f"cannot reach count_tokens ({type(exc).__name__})") from None
