@@ -8,7 +8,6 @@ Read from `devloop.toml` at the repository root, or from `[tool.devloop]` in
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import tomllib
 import types
 import typing
@@ -17,11 +16,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from devloop.errors import ConfigError, UnknownStepError
+from devloop.errors import ConfigError, UnknownStepError, did_you_mean
+from devloop.steps import TIERS
 
 CONFIG_FILE = "devloop.toml"
 PYPROJECT = "pyproject.toml"
-MODEL_TIERS = ("frontier", "mid", "light")
+MODEL_TIERS = TIERS  # the model tiers, defined with the step table
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
 ROUTERS = ("rule", "complexity", "hybrid")
 DEFAULT_COMMIT_TYPES = [
@@ -227,19 +227,25 @@ def is_configured(root: Path) -> bool:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    return read_toml(path, str(path), "cannot read it")
+
+
+def read_toml(source: Any, where: str, unreadable: str) -> dict[str, Any]:
+    """A TOML file (a Path or a package resource) as a dict; a ConfigError naming `where`
+    when it cannot be read (`unreadable` says what that means), is not UTF-8 or not TOML."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = source.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"{path}: not valid UTF-8 (byte {exc.start}). Save it as UTF-8."
+            f"{where}: not valid UTF-8 (byte {exc.start}). Save it as UTF-8."
         ) from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it: {exc.strerror}.") from None
+        raise ConfigError(f"{where}: {unreadable}: {exc.strerror}.") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message carries "(at line L, column C)".
-        raise ConfigError(f"{path}: invalid TOML: {exc}. Fix the syntax there.") from None
+        raise ConfigError(f"{where}: invalid TOML: {exc}. Fix the syntax there.") from None
 
 
 def parse(data: dict[str, Any], *, source: Path | None = None, prefix: str = "") -> Config:
@@ -268,8 +274,7 @@ def _build(cls: type, data: Any, where: str, path: str) -> Any:
         if key not in fields and key in RETIRED:
             raise ConfigError(f"{where}: '{path}{key}' {RETIRED[key]}")
         if key not in fields:
-            close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.5)
-            hint = f" Did you mean '{path}{close[0]}'?" if close else ""
+            hint = did_you_mean(key, fields, cutoff=0.5, prefix=path)
             valid = ", ".join(fields)
             raise ConfigError(
                 f"{where}: unknown key '{path}{key}'.{hint} Valid keys here: {valid}."
@@ -367,8 +372,7 @@ def _step_key(name: str, where: str, path: str) -> str:
 
 def _choice(value: str, allowed: tuple[str, ...], what: str, where: str, path: str) -> None:
     if value not in allowed:
-        close = difflib.get_close_matches(value, allowed, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(value, allowed)
         raise ConfigError(
             f"{where}: '{path}' = '{value}' is not a known {what}.{hint}"
             f" Use one of: {', '.join(allowed)}."

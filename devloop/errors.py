@@ -5,6 +5,8 @@ Each error carries a message a person can act on: what failed, where, what to do
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 EXIT_OK = 0
 EXIT_FAILED = 1  # a check or step failed
 EXIT_USAGE = 2  # usage or config error
@@ -70,3 +72,14 @@ class ApiError(DevloopError):
 
 class Interrupted(DevloopError):
     exit_code = EXIT_INTERRUPTED
+
+
+def did_you_mean(
+    word: str, options: Iterable[str], *, cutoff: float = 0.6, prefix: str = ""
+) -> str:
+    """The sentence " Did you mean 'x'?" for the option closest to `word` (shown after
+    `prefix`), or "" when none is close: the one spelling hint every message uses."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=cutoff)
+    return f" Did you mean '{prefix}{close[0]}'?" if close else ""

@@ -31,10 +31,25 @@ def parse_usd(text: str | None, what: str, *, allow_zero: bool = False) -> Decim
     return value
 
 
-def usd(value: Decimal, places: int = 4) -> str:
-    """$1,234.5678: rounded half-even to `places`, a minus sign before the dollar."""
-    rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
-    return f"-${-rounded:,.{places}f}" if rounded < 0 else f"${rounded:,.{places}f}"
+def usd(value: Decimal, places: int | None = 4) -> str:
+    """$1,234.5678: rounded half-even to `places` (None: every digit the amount has, as
+    for a price per million tokens), a minus sign before the dollar. The one money format."""
+    if places is None:
+        rounded, shown = value, f"{abs(value).normalize():,f}"
+    else:
+        rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+        shown = f"{abs(rounded):,.{places}f}"
+    return f"-${shown}" if rounded < 0 else f"${shown}"
+
+
+def exact_text(value: Decimal | None, places: int = 12) -> str | None:
+    """An amount as plain decimal text for JSON (None stays None): exact to `places`."""
+    return None if value is None else f"{value:.{places}f}"
+
+
+def usd_or(value: Decimal | None, missing: str = "unpriced", places: int | None = 4) -> str:
+    """usd(value), or `missing` when there is no amount (a model without a price)."""
+    return missing if value is None else usd(value, places)
 
 
 def usd_to_pico(usd: Decimal | int) -> int:

@@ -175,6 +175,24 @@ class HashSettings:
     messages: object = None  # tool_choice, thinking, effort
 
 
+def hash_settings(params: Mapping[str, Any], default_effort: object = None) -> HashSettings:
+    """The settings of request `params` that change what a cached prefix means. An effort
+    equal to the model's default (when known) is no setting at all."""
+    output_config = params.get("output_config") or {}
+    effort = output_config.get("effort")
+    if default_effort is not None and effort == default_effort:
+        effort = None
+    return HashSettings(
+        format=output_config.get("format"),
+        speed=params.get("speed"),
+        messages={
+            "tool_choice": params.get("tool_choice"),
+            "thinking": params.get("thinking"),
+            "effort": effort,
+        },
+    )
+
+
 def prefix_hashes(blocks: list[PromptBlock], settings: HashSettings) -> list[str]:
     """Hash of the prompt prefix ending at each block (a chain, so order matters)."""
     digest = hashlib.sha256(b"format:" + canonical(settings.format).encode())

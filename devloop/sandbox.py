@@ -50,7 +50,7 @@ from devloop.errors import UsageError
 from devloop.redaction import is_secret_name, scrubbed_environ
 
 BWRAP_VARIABLE = "DEVLOOP_BWRAP"  # another bwrap binary than the one on PATH
-CONFIGURED = ("lint", "format", "format_fix", "test", "quick_test", "smoke")
+CONFIGURED = ("lint", "format", "format_fix", "test", "quick_test", "smoke")  # not a step
 # Fixed for every command: no pager waiting on a terminal, no credential prompt, and no
 # Python bytecode written: an edit and a test run in the same second, with the file's size
 # unchanged, would otherwise run the stale bytecode (and litter the tree with __pycache__).

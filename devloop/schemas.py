@@ -76,6 +76,9 @@ BUILD_PLAN = _object(
     }
 )
 
+# The schemas a step row names (steps.Step.schema).
+BY_NAME = {"verdict": VERDICT, "findings": FINDINGS, "build_plan": BUILD_PLAN}
+
 
 # ------------------------------------------------------------ typed views
 

@@ -16,7 +16,6 @@ Every problem is a UsageError (exit 2) saying what is wrong with which file and 
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 import tomllib
@@ -24,7 +23,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from devloop.errors import UsageError
+from devloop.errors import UsageError, did_you_mean
 
 FRONT_MATTER_KEYS = ("type", "scope", "slug")
 DEFAULT_TYPE = "feat"
@@ -139,8 +138,7 @@ def _front_matter(text: str, where: str) -> tuple[dict, str, int]:
         ) from None
     for key in meta:
         if key not in FRONT_MATTER_KEYS:
-            close = difflib.get_close_matches(key, FRONT_MATTER_KEYS, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(key, FRONT_MATTER_KEYS)
             raise SpecError(
                 f"spec {where}: unknown front matter key '{key}'.{hint} "
                 f"Known keys: {', '.join(FRONT_MATTER_KEYS)}."
@@ -184,8 +182,7 @@ def _type(meta: dict, where: str, commit_types: list[str] | None) -> str:
     kind = meta.get("type", DEFAULT_TYPE).strip()
     allowed = commit_types or [DEFAULT_TYPE, "fix", "refactor", "docs", "test", "perf", "chore"]
     if kind.lower() not in {t.lower() for t in allowed}:
-        close = difflib.get_close_matches(kind, allowed, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(kind, allowed)
         raise SpecError(
             f"spec {where}: type '{kind}' is not an allowed commit type.{hint} "
             f"Use one of: {', '.join(allowed)} ([git] commit_types)."

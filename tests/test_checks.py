@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -308,8 +309,8 @@ def test_preflight_takes_the_loops_extra_inputs(git_repo):
             env={"ANTHROPIC_API_KEY": "k"},
             plan_files=["README.md", "src/missing.py"],
             require_clean=True,
-            budget_left_usd=1.0,
-            estimated_usd=2.5,
+            budget_left_usd=Decimal("1.0"),
+            estimated_usd=Decimal("2.5"),
         )
     }
     assert results["plan files"].details == [Detail("does not exist", "src/missing.py")]

@@ -11,6 +11,7 @@ from generated_repo import write_modules
 
 from devloop import tokens
 from devloop.loop import prompts
+from devloop.loop.project_map import project_map
 from devloop.loop.prompts import TemplateError, render
 from devloop.model import Request, build_params
 
@@ -30,7 +31,7 @@ def research_request_bytes(root: Path, budget: int = 4_000) -> int:
     """Size of the research step's request body, built as the loop builds it."""
     system = prompts.system_text(root)
     spec = prompts.spec_block("Add an export command", "Add `export` to the CLI.\n", "export")
-    prefix = [prompts.project_map(root, budget, hints="Add `export` to the CLI."), spec]
+    prefix = [project_map(root, budget, hints="Add `export` to the CLI."), spec]
     message = prompts.render_template(root, "research", {"title": "Add an export command"})
     params = build_params(
         Request([{"role": "user", "content": message}], system, prefix), "claude-opus-5-5", None
@@ -40,7 +41,7 @@ def research_request_bytes(root: Path, budget: int = 4_000) -> int:
 
 def test_map_stays_within_budget_on_a_large_repo(tmp_path):
     repo = make_repo(tmp_path / "big", 1_000)
-    text = prompts.project_map(repo, 4_000)
+    text = project_map(repo, 4_000)
     assert tokens.estimate(text) <= 4_000
     assert "1000 files" in text
     assert "files: .py" in text  # deep directories are summarised, not listed
@@ -48,7 +49,7 @@ def test_map_stays_within_budget_on_a_large_repo(tmp_path):
 
 def test_small_repo_is_shown_nearly_whole(tmp_path):
     repo = make_repo(tmp_path / "small", 10)
-    text = prompts.project_map(repo, 4_000)
+    text = project_map(repo, 4_000)
     layout = text[: text.index("## Outlines")]
     assert all(f"src/mod{i:04d}.py (85 lines)" in layout for i in range(8))
     assert "- src/mod0000.py: RecordError, Record0, to_dict, from_dict, Store0," in text
@@ -58,7 +59,7 @@ def test_small_repo_is_shown_nearly_whole(tmp_path):
 
 def test_large_repo_map_uses_its_budget_and_follows_the_spec(tmp_path):
     repo = make_repo(tmp_path / "big", 1_000)
-    text = prompts.project_map(repo, 4_000, hints="Export the records of area07 as CSV.")
+    text = project_map(repo, 4_000, hints="Export the records of area07 as CSV.")
     assert 3_000 <= tokens.estimate(text) <= 4_000
     outlines = text[text.index("## Outlines") : text.index("## Excerpts")].splitlines()
     assert outlines[2].startswith("- src/area07/")  # the spec named area07: its files first
@@ -76,16 +77,16 @@ def test_map_ignores_devloop_dir_and_is_deterministic(tmp_path):
     repo = make_repo(tmp_path / "r", 10)
     (repo / ".devloop" / "features").mkdir(parents=True)
     (repo / ".devloop" / "features" / "x.md").write_text("secret plan")
-    first = prompts.project_map(repo, 2_000)
+    first = project_map(repo, 2_000)
     assert ".devloop" not in first
-    assert prompts.project_map(repo, 2_000) == first  # byte-stable: the cached prefix
+    assert project_map(repo, 2_000) == first  # byte-stable: the cached prefix
 
 
 def test_binary_files_are_listed_not_read(tmp_path):
     repo = make_repo(tmp_path / "r", 3)
     (repo / "logo.png").write_bytes(b"\x89PNG\0\0\0" * 100)
     subprocess.run(["git", "add", "logo.png"], cwd=repo, check=True)
-    text = prompts.project_map(repo, 4_000)
+    text = project_map(repo, 4_000)
     assert "logo.png (700 bytes)" in text and "### logo.png" not in text
 
 
@@ -94,7 +95,7 @@ def test_untracked_files_are_never_mapped(tmp_path):
     (repo / "secret.env").write_text("TOKEN=untracked-secret-value\n")
     (repo / "notes").mkdir()
     (repo / "notes" / "draft.md").write_text("# my private draft\n")
-    text = prompts.project_map(repo, 4_000)
+    text = project_map(repo, 4_000)
     assert "README.md" in text
     assert "secret.env" not in text and "untracked-secret-value" not in text
     assert "notes/" not in text and "private draft" not in text

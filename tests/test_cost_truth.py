@@ -21,7 +21,7 @@ import pytest
 from door_harness import ask
 from loop_harness import SLUG, build_phase, feature_dir, plan_phase, read_state
 
-from devloop import loop, model
+from devloop import model
 from devloop.errors import EXIT_API, EXIT_BUDGET, BudgetExceeded, UnpricedModelError
 from devloop.ledger import Ledger, pico_to_usd, usd_to_pico
 from devloop.model import worstcase
@@ -257,16 +257,18 @@ def test_a_recorded_answer_is_used_again_not_bought_again(repo, sim, devloop, mo
     """The research call was answered and recorded, then the run stopped before the step
     was marked done: the resume uses the recorded answer."""
     server = sim(plan_phase())
-    complete = loop.Run._complete
+    from devloop.loop import steprun
+
+    complete = steprun.complete
     cut = {"done": False}
 
-    def cut_off(self, key, produced):
-        if key == "research" and not cut["done"]:
+    def cut_off(run, step, produced):
+        if step.key == "research" and not cut["done"]:
             cut["done"] = True
             raise KeyboardInterrupt  # the kill lands after the ledger row, before "done"
-        complete(self, key, produced)
+        complete(run, step, produced)
 
-    monkeypatch.setattr(loop.Run, "_complete", cut_off)
+    monkeypatch.setattr(steprun, "complete", cut_off)
     result = devloop(repo, "feature", "specs/goodbye.md", "--stop-after", "1")
     assert result.code == 130, result
     assert read_state(repo)["steps"]["research"]["status"] == "interrupted"

@@ -536,7 +536,9 @@ def test_status_lists_features(repo, sim, devloop):
 
 
 def test_stop_after_accepts_phases_numbers_and_keys():
-    assert [loop.parse_stop_after(x) for x in ("plan", "build", "verify", "3", "audit")] == [
+    from devloop.cli.options import parse_stop_after
+
+    assert [parse_stop_after(x) for x in ("plan", "build", "verify", "3", "audit")] == [
         6,
         11,
         15,
@@ -544,7 +546,7 @@ def test_stop_after_accepts_phases_numbers_and_keys():
         10,
     ]
     with pytest.raises(UsageError):
-        loop.parse_stop_after("deploy")
+        parse_stop_after("deploy")
 
 
 def test_commit_message_is_a_valid_conventional_commit():

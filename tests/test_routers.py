@@ -148,7 +148,10 @@ def test_a_missing_build_plan_routes_later_steps_to_frontier(git_repo, tmp_path)
     cfg.routing.router = "hybrid"
     absent = signals.collect("Edit README.md", git_repo, build_plan_file=tmp_path / "05.json")
     route = routing.decide(resolve_step("implement"), cfg, absent)
-    assert route.tier == "frontier" and "05.json does not exist (step 5 writes it)" in route.reason
+    assert (
+        route.tier == "frontier"
+        and "05.json does not exist (the build-plan step writes it)" in route.reason
+    )
     broken = tmp_path / "05-build-plan.json"
     broken.write_text("{not json")
     found = signals.collect("Edit README.md", git_repo, build_plan_file=broken)

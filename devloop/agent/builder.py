@@ -113,14 +113,14 @@ class Agent:
     def remediate(self, ctx: StepContext, findings: list[Finding]) -> StepOutcome:
         ordered = sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
         listed = "\n".join(
-            f"{i}. ({f.source or 'review'}) {f.line()}" for i, f in enumerate(ordered, 1)
+            f"{i}. ({f.source or 'finding'}) {f.line()}" for i, f in enumerate(ordered, 1)
         )
-        prompt = ctx.render("remediate", findings=listed)
+        prompt = ctx.render(ctx.step.template, findings=listed)
         checks = Checks(ctx.cfg.commands.test, lint=True)
         return self._single(ctx, "remediation", prompt, checks, f"{len(ordered)} finding(s)")
 
     def final_remediate(self, ctx: StepContext, failure: str) -> StepOutcome:
-        prompt = ctx.render("final-remediate", failure=failure)
+        prompt = ctx.render(ctx.step.template, failure=failure)
         checks = Checks(ctx.cfg.commands.test, lint=False)
         return self._single(ctx, "final remediation", prompt, checks, "the failing suite")
 
@@ -168,7 +168,7 @@ class Agent:
             )
         ws = ctx.workspace()
         book = Checkpoint(ctx.scratch, ctx.root, ctx.hidden)
-        prompt = ctx.render("commit", summary=summary)
+        prompt = ctx.render(ctx.step.template, summary=summary)
 
         def opening() -> Blocks:
             return [
@@ -234,7 +234,7 @@ def _task_work(ctx: StepContext, ws: Workspace, task: Task, before: Snapshot) ->
 
 def _task_opening(ctx: StepContext, ws: Workspace, task: Task, checks: Checks) -> Blocks:
     prompt = ctx.render(
-        "implement",
+        ctx.step.template,
         task_id=task.id,
         task_title=task.title,
         task_description=task.description.strip(),

@@ -1,16 +1,16 @@
-"""The one interface between the loop engine and the build agent (devloop/agent.py).
+"""The one interface between the loop engine and the build agent (agent/builder.py).
 
-The engine (loop.py) runs the 15 steps; the four tool-using parts are the agent's:
+The engine (loop/) walks the step table; the rows whose kind is one of steps.AGENT_KINDS
+are the agent's (loop/bodies.py and loop/commit.py call it):
 
-    step 8   implement         BuildAgent.implement(ctx, tasks)
-    step 11  remediate         BuildAgent.remediate(ctx, findings)
-    step 13  final-remediate   BuildAgent.final_remediate(ctx, failure)
-    step 14  docs half         BuildAgent.write_docs(ctx, summary)   (the engine then commits)
+    agent-tasks      implement        BuildAgent.implement(ctx, tasks)
+    agent-findings   remediate        BuildAgent.remediate(ctx, findings)
+    agent-suite      final-remediate  BuildAgent.final_remediate(ctx, failure)
+    docs-commit      docs half        BuildAgent.write_docs(ctx, summary)  (then a script commits)
 
-How the engine finds the agent: it imports `devloop.agent` and calls its module-level
-`create(cfg: Config) -> BuildAgent`, once per run, when a run first reaches one of these
-steps. While that module does not exist the run stops before step 8 with exit 1 and its
-state saved ("the build agent is not available in this version").
+How the engine finds the agent: loop.engine.load_agent_factory imports agent.builder and
+calls its `create(cfg: Config) -> BuildAgent`, once per run, when a run first reaches one
+of these steps.
 
 What the engine does around each call, so the agent does not have to:
 - opens the step run in the ledger (ctx.step_run_id) and closes it with the outcome;
@@ -18,8 +18,8 @@ What the engine does around each call, so the agent does not have to:
 - turns BudgetExceeded (exit 3), ApiError and the Door's reply errors (exit 4) and
   KeyboardInterrupt (exit 130) into a saved, resumable stop: let them propagate;
 - after final_remediate, re-runs the full test suite itself and stops if it still fails;
-- after write_docs, stages everything under the repository root except .devloop/ and
-  makes the commit (hooks run); with --allow-dirty it stages only `files_changed` of the
+- after write_docs, commits the run's work (loop/commit.py: never private files or
+  by-products; the user's hooks run); with --allow-dirty only the `files_changed` of the
   build steps' outcomes, so report every file you touch.
 
 Commands: every command the agent runs (its bash tool) and every check it runs goes through
@@ -40,9 +40,9 @@ What the agent must do:
   across re-runs for per-task checkpoints, e.g. to skip tasks already finished.
 - never commit, stash, reset or switch branches: the engine owns git history.
 
-Prompts: `ctx.render("implement", task_id=..., ...)` fills templates/<key>.md (or the
-repository's .devloop/templates/<key>.md override); templates/README.md lists each
-template's placeholders. The agent may use them or its own.
+Prompts: `ctx.render(ctx.step.template, task_id=..., ...)` fills templates/<name>.md (or
+the repository's .devloop/templates/<name>.md override) with the placeholders the step's
+row lists as its inputs (templates/README.md too). The agent may use them or its own.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ __all__ = [
     "file_suffixes",
     "narrow",
     "parse_details",
-    "preflight",
+    "preflight",  # not a step: the function
     "render",
     "run_format",
     "run_lint",

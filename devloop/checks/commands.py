@@ -267,9 +267,9 @@ def run_tests(cfg: Config, *, quick: bool = False, runner: Runner | None = None)
 
 
 def run_smoke(cfg: Config, runner: Runner | None = None) -> list[CheckResult]:
-    """Step 15's binary gate: the smoke command, then the quick tests."""
+    """The smoke gate: the smoke command, then the quick tests."""
     return [
-        _whole_command("smoke", "smoke", cfg.commands.smoke, cfg, runner),
+        _whole_command("smoke", "smoke", cfg.commands.smoke, cfg, runner),  # not a step
         run_tests(cfg, quick=True, runner=runner),
     ]
 

@@ -11,7 +11,6 @@ everything after the scissors line (`git commit -v`). Messages git or tools gene
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from devloop.checks.results import CheckResult, Detail
 from devloop.config import DEFAULT_COMMIT_TYPES, Config
-from devloop.errors import UsageError
+from devloop.errors import UsageError, did_you_mean
 
 DEFAULT_HEADER_MAX_LENGTH = 100
 SCISSORS = "------------------------ >8 ------------------------"
@@ -133,8 +132,7 @@ def validate(
     parts, header_problems = parse_header(header)
     problems += [Problem(rule, header_line, message) for rule, message in header_problems]
     if parts is not None and parts.type.lower() not in {t.lower() for t in types}:
-        close = difflib.get_close_matches(parts.type.lower(), [t.lower() for t in types], n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(parts.type.lower(), [t.lower() for t in types])
         problems.append(
             Problem(
                 "type-enum",

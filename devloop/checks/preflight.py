@@ -15,6 +15,7 @@ from devloop.checks.results import MAX_DETAILS, CheckResult, Detail, _skipped
 from devloop.config import Config
 from devloop.errors import UsageError
 from devloop.git import repository
+from devloop.money import usd
 
 if TYPE_CHECKING:
     pass
@@ -59,7 +60,7 @@ def _tools_check(cfg: Config, env: Mapping[str, str]) -> CheckResult:
 
     found: list[str] = []
     missing: list[Detail] = []
-    for key in ("lint", "format", "test", "quick_test", "smoke"):
+    for key in ("lint", "format", "test", "quick_test", "smoke"):  # not a step: [commands]
         command = getattr(cfg.commands, key)
         if not command.strip():
             continue
@@ -138,12 +139,12 @@ def _clean_check(cfg: Config) -> CheckResult:
 
 def _budget_check(left_usd: Decimal, estimated_usd: Decimal | None) -> CheckResult:
     if left_usd <= 0:
-        return CheckResult("budget", False, f"no budget left (${left_usd:.2f})")
+        return CheckResult("budget", False, f"no budget left ({usd(left_usd, 2)})")
     if estimated_usd is not None and estimated_usd > left_usd:
         return CheckResult(
             "budget",
             False,
-            f"the estimate ${estimated_usd:.2f} exceeds the ${left_usd:.2f} left",
+            f"the estimate {usd(estimated_usd, 2)} exceeds the {usd(left_usd, 2)} left",
             fix="raise [budget] feature_usd, or plan a smaller change",
         )
-    return CheckResult("budget", True, f"${left_usd:.2f} left")
+    return CheckResult("budget", True, f"{usd(left_usd, 2)} left")

@@ -21,9 +21,10 @@ _DONE_STATES = ("done", "skipped")
 
 
 def _money(value: str | None) -> str:
-    if value is None:
-        return ""
-    return f"${Decimal(value):.4f}"
+    """An event's amount (exact text) as money."""
+    from devloop.money import usd
+
+    return "" if value is None else usd(Decimal(value))
 
 
 class PlainProgress:
@@ -43,7 +44,9 @@ class PlainProgress:
     @staticmethod
     def line(event: Any) -> str:
         if event.kind == "step":
-            head = f"[{event.step:>2}/15] {event.key:<22} "
+            from devloop.steps import STEPS
+
+            head = f"[{event.step:>2}/{len(STEPS)}] {event.key:<22} "
             if event.status == "running":
                 return head + f"running   {event.worker or ''} {event.model or ''}".rstrip()
             parts = [f"{event.status:<9}"]
@@ -94,7 +97,7 @@ class JsonProgress:
 
 
 class LiveProgress:
-    """The 15 steps as a table redrawn in place: state, worker, model, elapsed, cost."""
+    """The steps as a table redrawn in place: state, worker, model, elapsed, cost."""
 
     def __init__(self, cfg: Any) -> None:
         from rich.console import Console

@@ -1,4 +1,4 @@
-"""`devloop demo`: the complete 15-step loop, offline, on a bundled sample project.
+"""`devloop demo`: the complete loop, offline, on a bundled sample project.
 
 What it does, in order:
 1. checks the target directory (new or empty: the demo never overwrites anything) and that
@@ -37,8 +37,10 @@ from devloop import loop
 from devloop.config import MODEL_TIERS, Config
 from devloop.errors import UsageError
 from devloop.git import repository
+from devloop.money import usd
 from devloop.sim.scenario import Scenario, parse_scenario
 from devloop.sim.server import SimServer
+from devloop.steps import STEPS
 
 SLUG = "stop-words"
 SPEC_PATH = "specs/stop-words.md"
@@ -154,7 +156,8 @@ def prepare(directory: Path | None) -> DemoRepo:
     for key, value in GIT_CONFIG:
         repository.git(["config", key, value], root)
     repository.git(["add", "-A"], root)
-    repository.git(["commit", "-q", "-m", "chore: tally 0.3.0, and a spec for stop words"], root)
+    message = "chore: tally 0.3.0, and a spec for stop words"
+    repository.git(["commit", "-q", "-m", message], root)  # not a step: git commit
     head = repository.head_commit(root)
     assert head is not None
     return DemoRepo(root, spec, head)
@@ -172,7 +175,7 @@ def config_text(python: str) -> str:
             "lint": f"{py} -m compileall -q tally tests",
             "test": f"{py} -m unittest discover -s tests -q",
             "quick_test": f"{py} -m unittest discover -s tests -q",
-            "smoke": f"{py} -m tally --top 5 --ignore-common README.md",
+            "smoke": f"{py} -m tally --top 5 --ignore-common README.md",  # not a step
         },
         "budget": {"feature_usd": 5.0},
     }
@@ -254,7 +257,7 @@ def summary(root: Path) -> Summary:
 
 def intro_lines(repo: DemoRepo) -> list[str]:
     return [
-        "devloop demo: one feature through the 15-step loop, on a sample project.",
+        f"devloop demo: one feature through the {len(STEPS)}-step loop, on a sample project.",
         f"  Repository: {repo.root}",
         "              tally, a small word-counting CLI with unittest tests, committed on main",
         f"  Spec:       {SPEC_PATH}: {spec_title()}",
@@ -271,8 +274,8 @@ def closing_lines(repo: DemoRepo, done: bool) -> list[str]:
         figures = summary(repo.root)
         pct = f" ({figures.saved_pct:.1f}%)" if figures.saved_pct is not None else ""
         lines += [
-            f"Routed cost ${figures.cost_usd:.4f} against an always-frontier baseline of "
-            f"${figures.baseline_usd:.4f}: routing saved ${figures.saved_usd:.4f}{pct} over "
+            f"Routed cost {usd(figures.cost_usd)} against an always-frontier baseline of "
+            f"{usd(figures.baseline_usd)}: routing saved {usd(figures.saved_usd)}{pct} over "
             f"{figures.calls} model calls.",
             f"Prompt cache: {figures.cache_share:.1%} of all input tokens were read from cache.",
             "",

@@ -345,7 +345,7 @@ def commit(
         from devloop.sandbox import IN_RUN_VARIABLE
 
         proc = subprocess.run(
-            _argv(["commit", "-q", "--file=-", "--cleanup=strip"]),
+            _argv(["commit", "-q", "--file=-", "--cleanup=strip"]),  # not a step: git
             cwd=cwd,
             input=message.encode("utf-8"),
             capture_output=True,

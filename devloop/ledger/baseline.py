@@ -37,29 +37,15 @@ from devloop.promptcache import (
     Breakpoint,
     CacheModel,
     CacheOutcome,
-    HashSettings,
     Point,
     flatten,
+    hash_settings,
     prompt_points,
     request_breakpoints,
 )
 
 SHAPE_VERSION = 1
 HASH_CHARS = 24  # of a prefix hash kept in the ledger (96 bits)
-
-
-def hash_settings(params: Mapping[str, Any]) -> HashSettings:
-    """The request settings that change what a cached prefix means (promptcache)."""
-    output_config = params.get("output_config") or {}
-    return HashSettings(
-        format=output_config.get("format"),
-        speed=params.get("speed"),
-        messages={
-            "tool_choice": params.get("tool_choice"),
-            "thinking": params.get("thinking"),
-            "effort": output_config.get("effort"),
-        },
-    )
 
 
 def request_shape(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,34 +1,29 @@
-"""The loop engine: one feature from spec to committed change."""
+"""The loop: one feature from spec to committed change through the step table.
 
-from devloop.loop.engine import (  # noqa: F401
-    AGENT_MAX_TOKENS,
-    BLOCKING,
-    DEFAULT_MAX_TOKENS,
-    EXCLUDE,
-    FIRST_COMMAND,
-    MAX_DIFF_TOKENS,
-    MAX_OUTPUT_TOKENS,
-    OUTPUT_TAIL_LINES,
-    PHASE_ENDS,
-    PREFIX_FILES,
-    Emit,
-    Event,
-    FeatureStatus,
-    Run,
-    RunOptions,
-    RunResult,
-    StepFailed,
-    commit_body,
-    commit_message,
-    freeze_prefix,
-    load_agent_factory,
-    load_spec,
-    needs_sandbox,
-    parse_budget,
-    parse_stop_after,
-    repo_head,
-    reset_from,
-    resume,
-    start,
-    statuses,
-)
+Its job: start, resume and list features (start.py), walk the table (engine.py) with the
+step bodies (bodies.py, commit.py), gates (gates.py) and bookkeeping (steprun.py) over one
+run's context (feature_run.py); render prompts (prompts.py, project_map.py); price a run
+before it starts (dryrun.py, projection.py, preflight.py); compare routes (ab.py).
+
+May import: the leaf modules (steps, config, state, schemas, spec, money, tokens, sandbox,
+proc, errors), model, ledger, agent, git, checks, routing, reports. Never cli or demo.
+"""
+
+from devloop.loop.commit import commit_message
+from devloop.loop.events import Emit, Event, RunOptions, RunResult, StepFailed
+from devloop.loop.start import FeatureStatus, load_spec, repo_head, resume, start, statuses
+
+__all__ = [
+    "Emit",
+    "Event",
+    "FeatureStatus",
+    "RunOptions",
+    "RunResult",
+    "StepFailed",
+    "commit_message",
+    "load_spec",
+    "repo_head",
+    "resume",
+    "start",
+    "statuses",
+]

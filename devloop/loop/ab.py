@@ -39,7 +39,7 @@ from devloop.config import Config
 from devloop.errors import DevloopError, UsageError
 from devloop.git import repository
 from devloop.ledger import Ledger, ledger_path
-from devloop.steps import STEPS
+from devloop.steps import AGENT_TASKS, STEPS
 
 ARMS = ("routed", "frontier")
 AB_DIR = "ab"
@@ -291,6 +291,8 @@ def _measure(arm: Arm, head: str, result: ArmResult) -> None:
     from devloop import checks
     from devloop.reports import cost_report
 
+    implement = STEPS.first_of_kind(AGENT_TASKS)
+
     with Ledger.open(arm.path) as own:
         try:
             total = cost_report.build(own, arm.slug).total
@@ -312,7 +314,7 @@ def _measure(arm: Arm, head: str, result: ArmResult) -> None:
         result.escalations = sum(s.escalated for s in own.run_call_stats(arm.slug).values())
     for run in runs:
         signals = (run.outcome or {}).get("signals") or {}
-        if run.step_key == "implement" and "tasks" in signals:
+        if run.step_key == implement.key and "tasks" in signals:
             result.tasks = signals["tasks"]
             result.tasks_first_attempt = signals["tasks_first_attempt"]
         if "findings" in signals:
@@ -324,7 +326,7 @@ def _measure(arm: Arm, head: str, result: ArmResult) -> None:
     except DevloopError:
         result.suite = "not run (the arm did not start)"
         return
-    if not state.step("implement").finished:
+    if not state.step(implement.key).finished:
         result.suite = "not run (no implementation yet)"
         return
     suite = checks.run_tests(arm.cfg)

@@ -21,11 +21,11 @@ from devloop import spec as spec_mod
 from devloop import state as state_mod
 from devloop.config import Config
 from devloop.errors import ApiError
-from devloop.loop import load_spec, projection, repo_head
-from devloop.loop import prompts as ctxmod
+from devloop.loop import projection, prompts
+from devloop.loop.bodies import schema_of
+from devloop.loop.start import load_spec, repo_head
 from devloop.routing import signals as signals_mod
-from devloop.schemas import BUILD_PLAN, FINDINGS, VERDICT
-from devloop.steps import STEPS
+from devloop.steps import COMMAND, REVISION, SOURCES, STEPS, TITLE
 
 
 @dataclass
@@ -72,55 +72,9 @@ def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> 
     spec = load_spec(cfg, spec_path)
     repo_head(cfg.root)
     root = cfg.root
-    system = ctxmod.system_text(root)
-    context = [
-        ctxmod.project_map(root, cfg.loop.project_map_tokens, hints=spec.text),
-        ctxmod.spec_block(spec.title, spec.text, spec.slug),
-    ]
+    system, *context = prompts.prefix_texts(cfg, spec)
     prompts_dir = root / state_mod.DEVLOOP_DIR / "dry-run" / spec.slug
-    guessed: dict[str, tuple[str, ...]] = {}
-
-    def stand_in(name: str, what: str) -> str:
-        size = projection.UNKNOWN_INPUT_TOKENS[name]
-        return f"[{what}: not produced yet; ~{size:,} tokens assumed]"
-
-    values = {
-        "title": spec.title,
-        "research": stand_in("research", "research notes from step 1"),
-        "plan": stand_in("plan", "the plan from step 2"),
-        "revision": "",
-        "build_plan": stand_in("build-plan", "the build plan from step 5"),
-        "tasks": stand_in("build-plan", "the build plan's tasks"),
-        "diff": stand_in("diff", "the diff of steps 8-11"),
-        "contract": stand_in("plan", "the plan's Integration Contract"),
-        "command": cfg.commands.test or "(no test command)",
-        "output": stand_in("test-output", "the failing test output"),
-        "findings": stand_in("diff", "the review and audit findings"),
-        "failure": stand_in("test-output", "the failing output and its triage"),
-        "summary": stand_in("build-plan", "the tasks done and files changed"),
-        "task_id": "T1",
-        "task_title": stand_in("build-plan", "a task's title"),
-        "task_description": "",
-        "files": "",
-        "acceptance": "",
-        "tests": "",
-    }
-    unknown_for = {
-        "plan": ("research",),
-        "validate-requirements": ("plan",),
-        "validate-integration": ("plan",),
-        "build-plan": ("plan",),
-        "double-check": ("plan", "build-plan"),
-        "review": ("build-plan", "diff"),
-        "audit": ("plan", "diff"),
-        "e2e": ("test-output",),
-        "remediate": ("diff",),
-        "final-remediate": ("test-output",),
-        "commit": ("build-plan",),
-    }
-    schemas = {"validate-requirements": VERDICT, "validate-integration": VERDICT}
-    schemas.update({"double-check": VERDICT, "build-plan": BUILD_PLAN})
-    schemas.update({"review": FINDINGS, "audit": FINDINGS})
+    known = {TITLE: spec.title, REVISION: "", COMMAND: cfg.commands.test or "(no test command)"}
     cache, base_cache = projection.CacheModel(), projection.CacheModel()
     items = []
     prefix_tokens = 0
@@ -144,15 +98,14 @@ def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> 
         if not step.calls_model:
             items.append(item)
             continue
-        text = ctxmod.render_template(root, step.key, values)
+        values = {name: known[s] if s in known else _stand_in(s) for name, s in step.inputs}
+        text = prompts.render_template(root, step.template, values)
         state_mod.atomic_write(
-            prompts_dir / f"{step.number:02d}-{step.key}.md",
+            prompts_dir / state_mod.artifact_name(step, "md"),
             f"<!-- system and context: see 00-prefix.md -->\n{text}",
         )
         params = build_params(
-            Request(
-                [{"role": "user", "content": text}], system, context, schema=schemas.get(step.key)
-            ),
+            Request([{"role": "user", "content": text}], system, context, schema=schema_of(step)),
             route.model,
             None,
         )
@@ -164,11 +117,9 @@ def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> 
             except ApiError as exc:
                 counter = None
                 notes.append(f"count_tokens failed ({exc.message}); using local estimates.")
-        unknown = unknown_for.get(step.key, ())
         item.prefix_tokens = prefix_tokens
-        item.input_tokens = fresh_tokens + sum(projection.UNKNOWN_INPUT_TOKENS[u] for u in unknown)
-        item.estimated_inputs = unknown
-        guessed[step.key] = unknown
+        item.input_tokens = fresh_tokens + projection.input_tokens(step)
+        item.estimated_inputs = projection.unknown_sources(step)
         projection.project(
             item, frontier_model=cfg.models.frontier, cache=cache, baseline_cache=base_cache
         )
@@ -191,3 +142,12 @@ def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> 
     return DryRun(
         spec, items, cost, baseline, results, prompts_dir, prefix_tokens, source, notes, routes
     )
+
+
+def _stand_in(source: str) -> str:
+    """What a prompt shows for an input that does not exist before the run."""
+    producer = STEPS.get(source)
+    what = (
+        f"the {producer.title.lower()} of step {producer.number}" if producer else SOURCES[source]
+    )
+    return f"[{what}: not produced yet; ~{projection.assumed_tokens(source):,} tokens assumed]"

@@ -19,10 +19,10 @@ from devloop.checks.results import MAX_DETAILS
 from devloop.config import Config
 from devloop.git import repository
 from devloop.loop import projection
-from devloop.loop.prompts import section
+from devloop.loop.prompts import CONTRACT_HEADING, section
 from devloop.schemas import BuildPlan
 from devloop.state import FeatureState
-from devloop.steps import STEPS, Step
+from devloop.steps import CONTRACT, STEPS, TASK, TASK_LIST, TASKS, Step
 
 RouteFn = Callable[[Step], routing.Route]
 
@@ -157,28 +157,27 @@ def remaining_estimate(
     *,
     route: RouteFn | None = None,
 ) -> Decimal:
-    """The expected cost of the model steps from 8 on that have not finished, leaving out
-    the steps that run only when needed (remediation, triage); see projection.py."""
+    """The expected cost of the model steps from the build on that have not finished,
+    leaving out the steps that run only when needed (remediation, triage); projection.py."""
     cache, base_cache = projection.CacheModel(), projection.CacheModel()
     tasks_text = tokens.estimate(build.markdown())
-    contract = tokens.estimate(section(plan_text, "Integration Contract") or "")
-    diff = projection.UNKNOWN_INPUT_TOKENS["diff"]
-    inputs = {
-        "implement": tasks_text // max(len(build.tasks), 1) + contract,
-        "review": diff + tasks_text,
-        "audit": diff + contract,
-        "commit": tasks_text,
+    known = {
+        TASKS: tasks_text,
+        TASK: tasks_text // max(len(build.tasks), 1),
+        STEPS.first_of_kind(TASK_LIST).key: tasks_text,
+        CONTRACT: tokens.estimate(section(plan_text, CONTRACT_HEADING) or ""),
     }
+    first_build = STEPS.phase_end(STEPS[0].phase).number
     out = Decimal(0)
     for step in STEPS:
-        if step.number < 8 or not step.calls_model or state.step(step.key).finished:
+        if step.number <= first_build or not step.calls_model:
             continue
-        if projection.ASSUMPTIONS[step.key].conditional:
+        if state.step(step.key).finished or step.projection.conditional:
             continue
         chosen = route(step) if route is not None else routing.rule_route(step, cfg)
         item = projection.StepProjection(
             step.key, step.number, chosen.worker, chosen.tier, chosen.model,
-            input_tokens=inputs.get(step.key, 1_000), prefix_tokens=prefix_tokens,
+            input_tokens=projection.input_tokens(step, known), prefix_tokens=prefix_tokens,
         )  # fmt: skip
         projection.project(
             item,

@@ -4,8 +4,8 @@ A projection prices token counts with the real price table (pricing.cost_usd), o
 routed model and on the frontier model (the baseline), so it uses exactly the rates the
 ledger will. Input sizes come from prompts rendered locally (tokens.estimate, which errs
 slightly high); what is not known before a step runs (how long its answer is, how many turns
-the build agent takes) comes from the ASSUMPTIONS table below, rough by nature and labelled
-as such wherever it is shown.
+the build agent takes, how large the inputs it reads will be) comes from each step's
+`projection` in the step table, rough by nature and labelled as such wherever it is shown.
 
 Caching is modelled the way the Door sends requests: the system text and context form one
 prefix, written to the cache (5-minute rate) by the first call on a model and read by the
@@ -19,41 +19,58 @@ from decimal import Decimal
 
 from devloop.errors import UnpricedModelError
 from devloop.model import pricing
+from devloop.steps import (
+    COMMAND,
+    CONTRACT,
+    DIFF,
+    FINDINGS,
+    FOUND,
+    HAS_CONTRACT,
+    REVISION,
+    STEPS,
+    TASK,
+    TASK_LIST,
+    TASKS,
+    TEST_OUTPUT,
+    TITLE,
+    Step,
+    resolve_step,
+)
 
-
-@dataclass(frozen=True)
-class Assumption:
-    calls: int  # model calls the step makes (per task when per_task)
-    output: int  # output tokens per call, thinking included
-    extra_input: int = 0  # input per call beyond the rendered prompt: conversation, tool output
-    per_task: bool = False
-    conditional: bool = False  # runs only when an earlier step asks for it
-
-
-ASSUMPTIONS: dict[str, Assumption] = {
-    "research": Assumption(1, 3_000),
-    "plan": Assumption(1, 5_000),
-    "validate-requirements": Assumption(1, 1_500),
-    "validate-integration": Assumption(1, 1_500),
-    "build-plan": Assumption(1, 3_000),
-    "double-check": Assumption(1, 1_500),
-    "implement": Assumption(8, 1_500, extra_input=8_000, per_task=True),
-    "review": Assumption(1, 2_500),
-    "audit": Assumption(1, 2_500),
-    "remediate": Assumption(6, 1_200, extra_input=6_000, conditional=True),
-    "e2e": Assumption(1, 1_500, conditional=True),
-    "final-remediate": Assumption(6, 1_200, extra_input=6_000, conditional=True),
-    "commit": Assumption(3, 800, extra_input=4_000),
-}
-# Sizes (tokens) of inputs that do not exist before the run reaches them.
-UNKNOWN_INPUT_TOKENS = {
-    "research": 3_000,
-    "plan": 5_000,
-    "build-plan": 3_000,
-    "diff": 6_000,
-    "test-output": 2_000,
-}
+# Sizes (tokens) of inputs nothing in the table sizes; the rest derive from the table.
+ASSUMED_DIFF_TOKENS = 6_000
+ASSUMED_TEST_OUTPUT_TOKENS = 2_000
 ASSUMED_TASKS = 4  # tasks in a build plan that does not exist yet
+KNOWN_SOURCES = (TITLE, REVISION, COMMAND)  # text the run has from the start
+
+
+def assumed_tokens(source: str) -> int:
+    """The assumed size of an input that does not exist before the run reaches it: an
+    earlier step's artifact is as long as that step's projected answer."""
+    build_plan = STEPS.first_of_kind(TASK_LIST).projection.output
+    producer = STEPS.get(source)
+    if producer is not None:
+        return producer.projection.output
+    sizes = {
+        CONTRACT: STEPS.with_precheck(HAS_CONTRACT).projection.output,
+        TASKS: build_plan,
+        TASK: build_plan // ASSUMED_TASKS,
+        FOUND: sum(s.projection.output for s in STEPS.of_kind(FINDINGS)),
+        DIFF: ASSUMED_DIFF_TOKENS,
+        TEST_OUTPUT: ASSUMED_TEST_OUTPUT_TOKENS,
+    }
+    return sizes.get(source, 0)
+
+
+def unknown_sources(step: Step) -> tuple[str, ...]:
+    """The inputs of `step` a dry run can only assume, each once, in table order."""
+    return tuple(dict.fromkeys(s for s in step.sources if s not in KNOWN_SOURCES))
+
+
+def input_tokens(step: Step, known: dict[str, int] | None = None) -> int:
+    """Tokens of the inputs of `step`: `known` sizes where given, assumed sizes otherwise."""
+    known = known or {}
+    return sum(known.get(s, assumed_tokens(s)) for s in unknown_sources(step))
 
 
 @dataclass
@@ -111,7 +128,7 @@ def project(
     tasks: int = ASSUMED_TASKS,
 ) -> StepProjection:
     """Fill calls, tokens and cost of `projection` (its prompt sizes already set)."""
-    assumption = ASSUMPTIONS[projection.key]
+    assumption = resolve_step(projection.key).projection
     calls = assumption.calls * (max(tasks, 1) if assumption.per_task else 1)
     fresh = projection.input_tokens + assumption.extra_input
     cost: Decimal | None = Decimal(0)

@@ -64,6 +64,7 @@ from devloop.model.replies import (
     _Verdict,
 )
 from devloop.model.request import Reply, Request, build_params, request_sha256
+from devloop.money import usd
 from devloop.proc import pid_alive
 from devloop.redaction import redact
 
@@ -217,7 +218,7 @@ class Door:
             self.warn(
                 f"{len(left)} call(s) of an earlier run were in flight when it stopped, and "
                 "their answers never arrived: they may have been billed. Each counts at its "
-                f"worst case (${pico_to_usd(worst):.4f} in all) against the budget until you "
+                f"worst case ({usd(pico_to_usd(worst))} in all) against the budget until you "
                 "settle it: `devloop cost --unsettled` lists them, `devloop cost --settle ID "
                 "--usd AMOUNT` settles one (the amount your console shows; 0 if none)."
             )
@@ -358,23 +359,23 @@ class Door:
         if why.unpriced:
             return (
                 f"budget: {why.held.unpriced} earlier call(s) of {where} could not be priced, "
-                f"so its ${ceiling:.2f} ceiling can no longer be kept; devloop stops before "
+                f"so its {usd(ceiling, 2)} ceiling can no longer be kept; devloop stops before "
                 "the next call. Settle each by hand with the amount your console shows "
                 "(`devloop cost --unsettled` lists them; `devloop cost --settle-call ID --usd "
                 "AMOUNT`), then resume."
             )
         held = why.held
         left = pico_to_usd(why.ceiling_pico - held.pico)
-        parts = f"spent ${pico_to_usd(held.calls_pico):.4f}"
+        parts = f"spent {usd(pico_to_usd(held.calls_pico))}"
         if held.open_count:
-            parts += f", ${pico_to_usd(held.open_pico):.4f} held by {held.open_count} call(s) in flight or unsettled"
+            parts += f", {usd(pico_to_usd(held.open_pico))} held by {held.open_count} call(s) in flight or unsettled"
         if held.by_hand_pico:
-            parts += f", ${pico_to_usd(held.by_hand_pico):.4f} settled by hand"
+            parts += f", {usd(pico_to_usd(held.by_hand_pico))} settled by hand"
         return (
             f"budget: the next call of step '{step}' to {model} could cost up to "
-            f"${worst:.4f} (its worst case: every prompt token it could be billed for at the "
+            f"{usd(worst)} (its worst case: every prompt token it could be billed for at the "
             f"cache-write rate, and {params['max_tokens']:,} output tokens), but {where} has "
-            f"${left:.4f} left of ${ceiling:.2f} ({parts}). The call was not sent. Raise the "
+            f"{usd(left)} left of {usd(ceiling, 2)} ({parts}). The call was not sent. Raise the "
             "ceiling (--budget, or [budget] in devloop.toml) and resume."
         )
 
@@ -556,7 +557,9 @@ class Door:
             return
         policy = self.cfg.api.on_model_mismatch
         fail = policy == "fail" or (policy == "auto" and record.cost_usd is None)
-        price = "no price" if record.cost_usd is None else f"${record.cost_usd:.6f}, at its rates"
+        price = (
+            "no price" if record.cost_usd is None else f"{usd(record.cost_usd, 6)}, at its rates"
+        )
         message = (
             f"step '{step}': asked for {model} but {served} answered (request "
             f"{record.request_id or '-'}); recorded as model_mismatch ({price}). A gateway or "

@@ -14,6 +14,7 @@ from devloop.capabilities import capability
 from devloop.config import MODEL_TIERS, Config
 from devloop.errors import ApiError, UnpricedModelError
 from devloop.model import pricing
+from devloop.money import usd_or
 
 
 @dataclass
@@ -74,4 +75,4 @@ def inspect_tiers(cfg: Config, *, live: bool | None = None) -> list[TierModel]:
 
 
 def rate_text(value: Decimal | None) -> str:
-    return "not verified" if value is None else f"${value.normalize():f}"
+    return usd_or(value, "not verified", places=None)

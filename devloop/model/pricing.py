@@ -9,9 +9,7 @@ rule — raises UnpricedModelError: no call is ever priced at $0 by accident.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import functools
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, Inexact, InvalidOperation, localcontext
@@ -19,7 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from devloop.errors import ConfigError, UnpricedModelError
+from devloop.config import read_toml
+from devloop.errors import ConfigError, UnpricedModelError, did_you_mean
 from devloop.usage import UsageProblem
 from devloop.usage import parse as parse_usage
 
@@ -163,16 +162,7 @@ def load_table(path: Path | None = None) -> PriceTable:
     """Read and validate a price table (default: the one shipped with devloop)."""
     where = str(path) if path else f"devloop/model/{PRICES_FILE}"
     source = path or resources.files("devloop.model").joinpath(PRICES_FILE)
-    try:
-        data = tomllib.loads(source.read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise ConfigError(
-            f"{where}: cannot read the price table: {exc.strerror}. Reinstall devloop."
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{where}: not valid UTF-8 (byte {exc.start}).") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: invalid TOML: {exc}.") from None
+    data = read_toml(source, where, "cannot read the price table (reinstall devloop)")
     return parse_table(data, where=where)
 
 
@@ -188,8 +178,7 @@ def _table() -> PriceTable:
 def _row(table: PriceTable, model: str, at: dt.date | None) -> PriceRow:
     canonical = table.ids.get(model)
     if canonical is None:
-        close = difflib.get_close_matches(str(model), list(table.ids), n=1, cutoff=0.6)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(str(model), table.ids)
         raise UnpricedModelError(
             f"Unknown model '{model}': devloop/prices.toml (table {table.version}) has no price"
             f" for it, and devloop never prices a call at $0.{hint}"
@@ -391,8 +380,7 @@ def _decimal(value: Any, where: str, what: str) -> Decimal:
 def _known_keys(data: Mapping[str, Any], allowed: tuple[str, ...], where: str, name: str) -> None:
     for key in data:
         if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(key, allowed)
             raise ConfigError(
                 f"{where}: {name}: unknown key '{key}'.{hint} Valid keys: {', '.join(allowed)}."
             )

@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
-from devloop.errors import UnknownStepError, UsageError
+from devloop.errors import UnknownStepError, UsageError, did_you_mean
 from devloop.ledger import (
     CallGroup,
     Feature,
@@ -23,6 +23,8 @@ from devloop.ledger import (
     RunGroup,
     pico_to_usd,
 )
+from devloop.money import exact_text, usd
+from devloop.steps import SCRIPT, TIERS
 
 GROUPINGS: tuple[str, ...] = ("step", "model", "tier")
 JSON_SCHEMA = "devloop.cost/1"
@@ -35,8 +37,8 @@ BASELINE_NOTES = {
     "frontier rates (ignores that an all-frontier run shares one prompt cache)",
 }
 BASELINE_NOTE = BASELINE_NOTES["counterfactual"]
-SCRIPT_TIER = "script"
-_TIER_ORDER = ("frontier", "mid", "light", SCRIPT_TIER)
+SCRIPT_TIER = SCRIPT
+_TIER_ORDER = (*TIERS, SCRIPT)
 _KNOWN_SLUGS_SHOWN = 20
 
 
@@ -256,11 +258,8 @@ def check_arguments(
 
 
 def _unknown_slug(slug: str, features: list[Feature], path: Path) -> str:
-    import difflib
-
     slugs = [f.slug for f in sorted(features, key=lambda f: f.updated_at, reverse=True)]
-    close = difflib.get_close_matches(slug, slugs, n=1)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
+    hint = did_you_mean(slug, slugs)
     shown = ", ".join(slugs[:_KNOWN_SLUGS_SHOWN])
     more = len(slugs) - _KNOWN_SLUGS_SHOWN
     if more > 0:
@@ -349,7 +348,7 @@ def notes(report: CostReport) -> list[str]:
         out.append(
             f"{_calls(len(report.unsettled))} unsettled: in flight when a run stopped, maybe "
             f"billed, not in these totals; the budget counts them at their worst case "
-            f"(${worst:.4f}). `devloop cost --unsettled` lists them; `devloop cost --settle ID "
+            f"({usd(worst)}). `devloop cost --unsettled` lists them; `devloop cost --settle ID "
             "--usd AMOUNT` settles one."
         )
     if total.unpriced_calls:
@@ -376,7 +375,7 @@ def _calls(n: int) -> str:
 
 
 def _money(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.12f}"
+    return exact_text(value)
 
 
 def _feature_json(feature: Feature | None) -> dict[str, Any] | None:
@@ -500,22 +499,17 @@ class TableView:
     notes: list[str]
 
 
-def _usd(value: Decimal) -> str:
-    rounded = value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
-    return f"-${-rounded:,.4f}" if rounded < 0 else f"${rounded:,.4f}"
-
-
 def _cost_cell(row: CostRow) -> str:
     if row.cost_usd is None:
         return f"unpriced ({row.unpriced_calls})"
     if row.unpriced_calls:
-        return f"{_usd(row.cost_usd)} + {row.unpriced_calls} unpriced"
-    return _usd(row.cost_usd)
+        return f"{usd(row.cost_usd)} + {row.unpriced_calls} unpriced"
+    return usd(row.cost_usd)
 
 
 def _baseline_cell(row: CostRow) -> str:
     if row.baseline_usd is not None:
-        return _usd(row.baseline_usd)
+        return usd(row.baseline_usd)
     if row.baseline_unpriced_calls:
         return f"unpriced ({row.baseline_unpriced_calls})"
     return "-"
@@ -526,7 +520,7 @@ def _money_cells(row: CostRow) -> list[str]:
     return [
         _cost_cell(row),
         _baseline_cell(row),
-        "-" if row.saved_usd is None else _usd(row.saved_usd),
+        "-" if row.saved_usd is None else usd(row.saved_usd),
         "-" if pct is None else f"{pct:.1f}%",
     ]
 

@@ -35,7 +35,7 @@ from devloop import routing
 from devloop.config import Config
 from devloop.ledger import Ledger, RunCallStats, pico_to_usd
 from devloop.routing import outcomes
-from devloop.steps import STEPS, Step, resolve_step
+from devloop.steps import AGENT_TASKS, FINDINGS, STEPS, TIERS, Step, resolve_step
 
 MIN_RUNS = 5
 MIN_FEATURES = 3
@@ -197,14 +197,14 @@ def gather(ledger: Ledger) -> tuple[dict[tuple[str, str], Group], int]:
         signals = (run.outcome or {}).get("signals") or {}
         group = groups.setdefault((step.key, tier), Group(step, tier))
         bad = _add(group, run.feature, run.status, signals, calls)
-        if step.key in outcomes.PRODUCERS:
+        if STEPS.gate_verdicts(step.key):
             producers[(run.feature, step.key, int(signals.get("round", 0)))] = [group, bad]
-        elif step.key in outcomes.GATES and signals.get("verdict") == "fail":
-            gate = (run.feature, outcomes.GATES[step.key], int(signals.get("round", 0)))
+        elif step.gate and signals.get("verdict") == "fail":
+            gate = (run.feature, step.gate, int(signals.get("round", 0)))
             _mark_bad(producers.get(gate))  # the version it judged did not pass
-        if step.key == "implement":
+        if step.kind == AGENT_TASKS:
             last_implement[run.feature] = [group, bad]
-        elif step.key in outcomes.FINDING_STEPS and run.feature in last_implement:
+        elif step.kind == FINDINGS and run.feature in last_implement:
             found = signals.get("findings") or {}
             high = int(found.get("critical", 0)) + int(found.get("high", 0))
             target = last_implement[run.feature]
@@ -229,16 +229,14 @@ def _add(
     group.features.add(feature)
     failed = status not in ("ok", "skipped")
     escalated = bool(calls and calls.escalated) or bool(signals.get("escalations"))
-    right = outcomes.first_time(
-        group.step.key, {**signals, "status": signals.get("status", status)}
-    )
+    right = outcomes.first_time(group.step, {**signals, "status": signals.get("status", status)})
     group.failed += failed
     group.escalated += escalated
     if right is not None:
         group.first_time_known += 1
         group.first_time += right
     # A verdict's first-time pass says how good the plan was, not the verdict: see gather.
-    bad = failed or escalated or (right is False and group.step.key not in outcomes.GATES)
+    bad = failed or escalated or (right is False and not group.step.gate)
     group.bad += bad
     group.empty += int(signals.get("empty_replies", 0) or 0)
     group.truncated += int(signals.get("truncated_replies", 0) or 0)
@@ -284,21 +282,18 @@ def suggest(
         frontier = groups.get((step.key, routing.FRONTIER))
         if current != routing.FRONTIER:
             rec = _promote(step, current, here, frontier, person, not_enough)
-        elif step.number in routing.NEVER_DEMOTED:
+        elif not step.demotable:
             continue
         else:
             mid = groups.get((step.key, routing.MID))
             rec = _demote(step, cfg, frontier, mid, person, not_enough)
         if rec is not None:
             recs.append(rec)
-    order = {(s.key, t): i for i, (s, t) in enumerate((s, t) for s in STEPS for t in _TIERS)}
+    order = {(s.key, t): i for i, (s, t) in enumerate((s, t) for s in STEPS for t in TIERS)}
     ordered = sorted(groups.values(), key=lambda g: order.get((g.step.key, g.tier), 999))
     if not groups:
         notes.insert(0, "no model step runs in the ledger yet: run some features first")
     return Suggestions(features, ordered, recs, not_enough, notes)
-
-
-_TIERS = ("frontier", "mid", "light")
 
 
 def _lacking(group: Group | None, step: Step, tier: str) -> str:

@@ -5,7 +5,6 @@ from devloop.routing.decide import (  # noqa: F401
     FRONTIER,
     LIGHT,
     MID,
-    NEVER_DEMOTED,
     ROUTING_DOC,
     Route,
     decide,

@@ -10,8 +10,8 @@ complexity score of signals.py, for model steps only:
 - complexity: frontier at or above `high_threshold`, light below `low_threshold`, mid
   between, whatever the step table says;
 - hybrid: the rule route, promoted to frontier at or above `high_threshold`, and a
-  frontier step demoted to mid below `low_threshold`, except steps 3, 4, 6 and 10
-  (validations and the audit), which are never demoted.
+  frontier step demoted to mid below `low_threshold`, except the steps the table marks
+  not `demotable` (the validations and the audit: a fresh, strong check).
 
 Under either, a step with a per-step config override keeps it (a person pinned it), and
 a step whose signals could not be computed goes to frontier with the reason: unsure
@@ -25,14 +25,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from devloop.config import Config
-from devloop.steps import SCRIPT, STEPS, Step
+from devloop.steps import FRONTIER, LIGHT, MID, SCRIPT, STEPS, Step
 
 if TYPE_CHECKING:  # signals.py (git, regexes) loads only when an adaptive router runs
     from devloop.routing.signals import Signals
 
 ROUTING_DOC = "ROUTING.md"
-FRONTIER, MID, LIGHT = "frontier", "mid", "light"
-NEVER_DEMOTED = frozenset({3, 4, 6, 10})  # validations and the audit: a fresh strong check
 ADAPTIVE = ("complexity", "hybrid")
 
 
@@ -142,7 +140,7 @@ def decide(
             f"hybrid router: promoted from {rule.tier}: score {score:.2f} >= high threshold "
             f"{high:.2f}{_drivers(found)}"
         )
-    elif score < low and rule.tier == FRONTIER and step.number not in NEVER_DEMOTED:
+    elif score < low and rule.tier == FRONTIER and step.demotable:
         tier, threshold = MID, low
         reason = (
             f"hybrid router: demoted from frontier: score {score:.2f} < low threshold "
@@ -151,12 +149,12 @@ def decide(
     else:
         tier = rule.tier
         threshold = low if tier == FRONTIER else high
-        if score < low and step.number in NEVER_DEMOTED:
-            kept = f"score {score:.2f} < {low:.2f}, but steps 3, 4, 6 and 10 are never demoted"
+        if score < low and not step.demotable:
+            kept = f"score {score:.2f} < {low:.2f}, but {_never_demoted()} are never demoted"
         else:
             kept = f"score {score:.2f} within the thresholds {low:.2f}-{high:.2f}: rule route kept"
         reason = f"{rule.reason} (hybrid router: {kept})"
-    if found.stage == SPEC_STAGE and needs_build_plan(step.number):
+    if found.stage == SPEC_STAGE and needs_build_plan(step):
         reason += "; scored from the spec: a run re-scores this step from the build plan"
     return _to(replace(base, threshold=threshold), cfg, tier, reason)
 
@@ -221,3 +219,12 @@ def render_markdown(cfg: Config) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _never_demoted() -> str:
+    numbers = [str(s.number) for s in STEPS if not s.demotable]
+    return (
+        "steps " + ", ".join(numbers[:-1]) + " and " + numbers[-1]
+        if len(numbers) > 1
+        else f"step {numbers[0]}"
+    )

@@ -45,6 +45,7 @@ from typing import Any
 
 from devloop.errors import DevloopError
 from devloop.git import repository
+from devloop.steps import STEPS, TASK_LIST, Step
 
 SPEC_STAGE = "spec and repository"
 PLAN_STAGE = "build plan, spec and repository"
@@ -157,9 +158,9 @@ class Signals:
         }
 
 
-def needs_build_plan(step_number: int) -> bool:
-    """Steps after 5 are scored from the build plan step 5 writes."""
-    return step_number > 5
+def needs_build_plan(step: Step) -> bool:
+    """The steps after the build plan are scored from it."""
+    return step.number > STEPS.first_of_kind(TASK_LIST).number
 
 
 # ------------------------------------------------------------------ collecting
@@ -212,7 +213,7 @@ def _build_plan(path: Path, missing: list[str]) -> tuple[dict[str, bool], str] |
     try:
         plan = BuildPlan.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
-        missing.append(f"build plan: {path.name} does not exist (step 5 writes it)")
+        missing.append(f"build plan: {path.name} does not exist (the build-plan step writes it)")
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         missing.append(f"build plan: cannot read {path.name} ({type(exc).__name__}: {exc})")

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from devloop.capabilities import capability
-from devloop.promptcache import HashSettings, PromptCache, flatten
+from devloop.promptcache import HashSettings, PromptCache, flatten, hash_settings
 from devloop.sim import models
 from devloop.sim.messages import IdMaker, build_message
 from devloop.sim.scenario import Fault, ReplyQueue, Scenario, ScenarioGap
@@ -255,17 +255,5 @@ def _check_prompt_length(checked: CheckedRequest, total: int) -> None:
 
 
 def _hash_settings(checked: CheckedRequest) -> HashSettings:
-    body = checked.body
-    output_config = body.get("output_config") or {}
-    effort = output_config.get("effort")
-    if effort == checked.cap.default_effort:
-        effort = None  # an explicit default is a no-op for the cache (§3)
-    return HashSettings(
-        format=output_config.get("format"),
-        speed=body.get("speed"),
-        messages={
-            "tool_choice": body.get("tool_choice"),
-            "thinking": body.get("thinking"),
-            "effort": effort,
-        },
-    )
+    # An explicit default effort is a no-op for the cache (§3).
+    return hash_settings(checked.body, checked.cap.default_effort)

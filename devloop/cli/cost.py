@@ -1,0 +1,168 @@
+"""What features cost: `devloop cost` (and settling calls a crash left open), metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from devloop.cli.app import cli
+from devloop.cli.options import PathParam
+from devloop.errors import UsageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+# ------------------------------------------------------------------- cost
+
+
+@cli.command()
+@click.argument("slug", required=False)
+@click.option("--all", "all_features", is_flag=True, help="Summarise every feature.")
+@click.option(
+    "--by",
+    type=click.Choice(["step", "model", "tier"]),
+    default=None,
+    help="Group by step (default for one feature), model or tier. With --all: across features.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "markdown"]),
+    default="table",
+    show_default=True,
+    help="Output format. JSON is documented and stable (schema devloop.cost/1).",
+)
+@click.option(
+    "--baseline",
+    type=click.Choice(["counterfactual", "same-usage"]),
+    default="counterfactual",
+    show_default=True,
+    help="counterfactual: the calls replayed through one all-frontier prompt cache (what an "
+    "always-frontier run would cost); same-usage: each call's own usage at frontier rates.",
+)
+@click.option("--unsettled", is_flag=True, help="List calls left unsettled by a crash.")
+@click.option("--settle", "settle_id", type=int, metavar="ID", help="Settle unsettled call ID.")
+@click.option(
+    "--settle-call",
+    "settle_call",
+    type=int,
+    metavar="ID",
+    help="Settle an unpriced call ID (its cost from your console).",
+)
+@click.option("--usd", metavar="AMOUNT", help="With --settle or --settle-call: what it cost.")
+@click.pass_context
+def cost(
+    ctx: click.Context,
+    slug: str | None,
+    all_features: bool,
+    by: str | None,
+    fmt: str,
+    baseline: str,
+    unsettled: bool,
+    settle_id: int | None,
+    settle_call: int | None,
+    usd: str | None,
+) -> None:
+    """Show what a feature's model calls cost, next to the always-frontier baseline.
+
+    The baseline is counterfactual by default: the feature's calls replayed, in order,
+    through one prompt cache of the frontier model and priced there (output tokens as
+    observed); `--baseline same-usage` shows each call's own usage at frontier rates.
+    SLUG defaults to the most recently active feature. Exits 1 when nothing has been
+    recorded yet (no ledger), 2 for an unknown SLUG.
+
+    A call in flight when devloop was killed is unsettled: it may have been billed, and
+    the budget counts it at its worst case until you say what it cost (your console shows
+    it): `--unsettled` lists them, `--settle ID --usd AMOUNT` settles one.
+    """
+    from devloop.cli import render
+    from devloop.config import find_root
+    from devloop.reports import cost_report as report_mod
+
+    root = find_root(ctx.obj["start"])
+    if unsettled or settle_id is not None or settle_call is not None:
+        _settle(root, settle_id, settle_call, usd)
+        return
+    rep = report_mod.build_for_repo(root, slug, all_features=all_features, by=by, baseline=baseline)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(report_mod.to_json(rep), indent=2))
+        return
+    if fmt == "csv":
+        headers, rows = report_mod.csv_rows(rep)
+        click.echo(render.csv_text(headers, rows), nl=False)
+        return
+    view = report_mod.table_view(rep)
+    if fmt == "markdown":
+        click.echo(f"**{view.title}**\n")
+        click.echo(render.markdown(view.headers, [*view.rows, view.footer], view.right))
+        click.echo("\n".join(f"- {note}" for note in view.notes))
+        return
+    render.print_table(
+        view.headers, view.rows, title=view.title, right=view.right, footer=view.footer
+    )
+    click.echo("\n" + "\n".join(view.notes))
+
+
+def _settle(root: Path, reservation: int | None, call: int | None, paid: str | None) -> None:
+    """`devloop cost --unsettled`, `--settle ID --usd X`, `--settle-call ID --usd X`."""
+    from devloop.ledger import Ledger
+    from devloop.money import parse_usd, pico_to_usd, usd
+
+    with Ledger.open(root, create=False) as ledger:
+        if reservation is None and call is None:
+            held = ledger.open_reservations()
+            if not held:
+                click.echo("no unsettled calls.")
+            for r in held:
+                worst = "unknown" if r.worst_pico is None else usd(pico_to_usd(r.worst_pico))
+                click.echo(
+                    f"{r.id}: feature {r.feature}, step {r.step_key}, {r.model}, sent "
+                    f"{r.created_at}, worst case {worst} (pid {r.pid} on {r.host})"
+                )
+            return
+        if paid is None:
+            raise UsageError("--settle and --settle-call need --usd AMOUNT (0 if not billed).")
+        amount = parse_usd(paid, "--usd", allow_zero=True)
+        if reservation is not None:
+            ledger.settle_by_hand(reservation, amount, "settled with devloop cost --settle")
+            click.echo(f"settled call {reservation} at {usd(amount, None)}.")
+        if call is not None:
+            ledger.settle_unpriced_by_hand(call, amount, "settled with devloop cost --settle-call")
+            click.echo(f"settled unpriced call {call} at {usd(amount, None)}.")
+
+
+# ---------------------------------------------------------------- metrics
+
+
+@cli.command()
+@click.option(
+    "--textfile",
+    type=PathParam(dir_okay=False),
+    default=None,
+    help="Write to this file atomically (node_exporter's textfile collector) instead.",
+)
+@click.pass_context
+def metrics(ctx: click.Context, textfile: Path | None) -> None:
+    """The ledger as Prometheus counters (text exposition format).
+
+    Requests, tokens, cost, frontier baseline, failures by kind and escalations, by model
+    and step. Needs the optional extra: pip install 'devloop[metrics]'. Exit 1 when there
+    is no ledger yet, 2 when prometheus-client is missing.
+    """
+    from devloop.config import find_root
+    from devloop.ledger import Ledger
+    from devloop.reports import metrics as metrics_mod
+
+    metrics_mod._client()  # exit 2 naming the extra, before touching anything
+    with Ledger.open(find_root(ctx.obj["start"]), create=False) as ledger:
+        if textfile is None:
+            click.echo(metrics_mod.exposition(ledger), nl=False)
+            return
+        if not textfile.is_absolute():
+            textfile = ctx.obj["start"] / textfile
+        metrics_mod.write_textfile(ledger, textfile)
+    click.echo(f"wrote {textfile}", err=True)

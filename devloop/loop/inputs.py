@@ -1,0 +1,124 @@
+"""The values a step's template is filled with, from the sources its table row names.
+
+A source is an earlier step's key (its artifact: Markdown as written, a build plan as its
+readable task list) or one of the sources in steps.py (the title, a gate's revision, the
+Integration Contract, the diff, the tasks, the test command). Diffs and test output are cut
+to a token bound, so one large change cannot blow up a prompt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from devloop import checks, tokens
+from devloop import state as state_mod
+from devloop.git import repository
+from devloop.loop import gates
+from devloop.loop.events import StepFailed
+from devloop.loop.feature_run import FeatureRun
+from devloop.steps import (
+    AGENT_TASKS,
+    COMMAND,
+    CONTRACT,
+    DIFF,
+    REVISION,
+    STEPS,
+    TASK_LIST,
+    TASKS,
+    TITLE,
+    Step,
+)
+
+MAX_DIFF_TOKENS = 60_000  # the diff shown to review and audit
+MAX_OUTPUT_TOKENS = 8_000  # test output shown to triage and final remediation
+OUTPUT_TAIL_LINES = 200
+EXCLUDE = (state_mod.DEVLOOP_DIR,)  # never mapped, diffed or committed
+
+
+def values(run: FeatureRun, step: Step, given: dict[str, str] | None = None) -> dict[str, str]:
+    """The template values of `step`: each placeholder filled from its source; `given`
+    supplies sources only the step body knows (the test output it just produced)."""
+    given = given or {}
+    return {
+        name: given[source] if source in given else source_text(run, step, source)
+        for name, source in step.inputs
+    }
+
+
+def source_text(run: FeatureRun, step: Step, source: str) -> str:
+    if source == TITLE:
+        return run.state.title
+    if source == REVISION:
+        return gates.revision_block(run, step)
+    if source == CONTRACT:
+        return run.contract().strip()
+    if source == DIFF:
+        return bounded(diff_text(run), MAX_DIFF_TOKENS, "diff")
+    if source == TASKS:
+        return run.build_plan().markdown().strip() + tampered_note(run)
+    if source == COMMAND:
+        return run.cfg.commands.test
+    producer = STEPS.get(source)
+    if producer is None:
+        raise ValueError(f"step {step.key}: no value for source '{source}'")
+    if producer.kind == TASK_LIST:
+        return run.build_plan().markdown().strip()
+    return run.read(run.artifact(producer, "md")).strip()
+
+
+def diff(run: FeatureRun) -> str:
+    """What the run changed: tracked files, and new files that are the work's (no private
+    files, by-products or nested repositories; git/runfiles.py)."""
+    return repository.worktree_diff(
+        run.root,
+        run.state.base_commit,
+        exclude=EXCLUDE,
+        hidden=lambda path: not run.files.shown(path, tracked=False),
+    )
+
+
+def diff_text(run: FeatureRun) -> str:
+    text = diff(run)
+    if not text.strip():
+        raise StepFailed(
+            "the implementation left no changes to review: the working tree matches "
+            f"{run.state.base_commit[:12]}."
+        )
+    return text
+
+
+def tampered_note(run: FeatureRun) -> str:
+    """Test files the implementation changed outside their task's declared files."""
+    data = run.read_json(STEPS.first_of_kind(AGENT_TASKS))
+    flags = (data.get("details") or {}).get("tampered_tests") or []
+    if not flags:
+        return ""
+    lines = [f"- {f['path']} (task {f['task']})" for f in flags]
+    return (
+        "\n\nFLAGGED by devloop: these test files were changed by a task that did not "
+        "declare them; check that no test was weakened to pass:\n" + "\n".join(lines)
+    )
+
+
+def bounded(text: str, max_tokens: int, what: str) -> str:
+    if tokens.estimate(text) <= max_tokens:
+        return text
+    keep = max_tokens * tokens.BYTES_PER_TOKEN
+    cut = text.encode("utf-8")[:keep].decode("utf-8", "ignore")
+    return cut + f"\n... [{what} cut at ~{max_tokens:,} tokens]\n"
+
+
+def check_text(result: checks.CheckResult | dict[str, Any]) -> str:
+    """A check's result as a reader needs it: summary, details, the end of its output."""
+    check = asdict(result) if isinstance(result, checks.CheckResult) else result
+    lines = [f"{check['name']}: {check['summary']}"]
+    for detail in check.get("details", []):
+        where = ":".join(str(p) for p in (detail.get("file"), detail.get("line")) if p)
+        lines.append(f"  {where + ': ' if where else ''}{detail['message']}")
+    output = check.get("output", "").rstrip()
+    if output:
+        # The end of a test run's output (failures, summary) is what a reader needs.
+        tail = output.splitlines()[-OUTPUT_TAIL_LINES:]
+        lines += ["", f"Output (last {len(tail)} lines):", *tail]
+    return "\n".join(lines)
