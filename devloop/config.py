@@ -126,7 +126,7 @@ SANDBOX_MODES = ("on", "off")
 
 @dataclass
 class SandboxConfig:
-    """The OS sandbox (sandbox.py) every command the model can influence runs in."""
+    """The OS sandbox (devloop/sandbox) every command the model can influence runs in."""
 
     mode: str = "on"  # "off" runs them unsandboxed: an explicit, recorded opt-out
     network: bool = False  # share the host's network (a test that needs a service)

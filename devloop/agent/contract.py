@@ -23,7 +23,7 @@ What the engine does around each call, so the agent does not have to:
   build steps' outcomes, so report every file you touch.
 
 Commands: every command the agent runs (its bash tool) and every check it runs goes through
-`ctx.runner` / `ctx.check_runner` (sandbox.py: the OS sandbox); `ctx.workspace()` gives the
+`ctx.runner` / `ctx.check_runner` (devloop/sandbox: the OS sandbox); `ctx.workspace()` gives the
 tools wired to them. Files in `ctx.files` that are private are never shown to the model.
 
 What the agent must do:

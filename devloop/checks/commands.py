@@ -196,7 +196,7 @@ def run_lint(
     cfg: Config, files: Sequence[str] | None = None, runner: Runner | None = None
 ) -> CheckResult:
     """The lint command, on `files` (relative to the project root) or the whole project.
-    `runner`: how commands run (default: the sandbox when there is one; sandbox.py)."""
+    `runner`: how commands run (default: the sandbox when there is one; devloop/sandbox)."""
     return _file_check("lint", cfg.commands.lint, cfg.commands.lint, cfg, files, runner)
 
 

@@ -79,6 +79,7 @@ def cost(
     """
     from devloop.cli import render
     from devloop.config import find_root
+    from devloop.reports import cost_formats
     from devloop.reports import cost_report as report_mod
 
     root = find_root(ctx.obj["start"])
@@ -89,13 +90,13 @@ def cost(
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(report_mod.to_json(rep), indent=2))
+        click.echo(json.dumps(cost_formats.to_json(rep), indent=2))
         return
     if fmt == "csv":
-        headers, rows = report_mod.csv_rows(rep)
+        headers, rows = cost_formats.csv_rows(rep)
         click.echo(render.csv_text(headers, rows), nl=False)
         return
-    view = report_mod.table_view(rep)
+    view = cost_formats.table_view(rep)
     if fmt == "markdown":
         click.echo(f"**{view.title}**\n")
         click.echo(render.markdown(view.headers, [*view.rows, view.footer], view.right))

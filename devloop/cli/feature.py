@@ -54,6 +54,7 @@ def _run_feature(ctx: click.Context, cfg, as_json: bool, go) -> None:
 
 def _closing_report(ctx: click.Context, cfg, slug: str, json_out, outcome: dict) -> None:
     from devloop.ledger import LedgerMissing
+    from devloop.reports import cost_formats
     from devloop.reports import cost_report as report_mod
     from devloop.state import feature_dir
 
@@ -67,7 +68,7 @@ def _closing_report(ctx: click.Context, cfg, slug: str, json_out, outcome: dict)
                 "slug": slug,
                 **outcome,
                 "feature_dir": str(feature_dir(cfg.root, slug)),
-                "cost": report_mod.to_json(rep) if rep is not None else None,
+                "cost": cost_formats.to_json(rep) if rep is not None else None,
             }
         )
         return

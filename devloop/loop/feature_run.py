@@ -139,7 +139,7 @@ class FeatureRun:
     # ------------------------------------------------------------ where commands run
 
     def sandbox(self) -> sandbox.Runner:
-        """Where the run's commands run (sandbox.py): built once per run, the first time a
+        """Where the run's commands run (devloop/sandbox): built once per run, the first time a
         step needs it. No sandbox and no opt-out: SandboxUnavailable (exit 2)."""
         if self._runner is None:
             runner = sandbox.runner(self.cfg, private=self.state.private, required=True)

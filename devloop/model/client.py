@@ -37,14 +37,14 @@ _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
 
 
-_attempt_log = threading.local()  # HTTP statuses seen by the current call on this thread
+attempt_log = threading.local()  # HTTP statuses seen by the current call on this thread
 
 
 def _on_response(response: Any) -> None:
-    log = getattr(_attempt_log, "statuses", None)
+    log = getattr(attempt_log, "statuses", None)
     if log is not None:
         log.append(response.status_code)
-    begun = getattr(_attempt_log, "on_response", None)
+    begun = getattr(attempt_log, "on_response", None)
     if begun is not None:  # the response has begun: a prefix it wrote can now be read
         begun()
 
@@ -83,12 +83,12 @@ def client_for(base_url: str, cfg: Config) -> Any:
         return _clients[key]
 
 
-def _backoff_seconds(retry: int) -> float:
+def backoff_seconds(retry: int) -> float:
     # The SDK's schedule: 0.5 s doubling to at most 8 s, with up to 25% jitter.
     return min(0.5 * 2**retry, 8.0) * (1 - 0.25 * random.random())
 
 
-def _is_transport_error(exc: Exception) -> bool:
+def is_transport_error(exc: Exception) -> bool:
     module = type(exc).__module__ or ""
     return module.startswith(("httpx", "httpcore", "h11")) or isinstance(exc, ConnectionError)
 
@@ -100,11 +100,11 @@ def _error_body(exc: Any) -> dict[str, Any]:
     return {}
 
 
-def _error_type(exc: Any) -> str:
+def error_type(exc: Any) -> str:
     return str(_error_body(exc).get("type") or "")
 
 
-def _error_message(exc: Any) -> str:
+def error_message(exc: Any) -> str:
     return str(_error_body(exc).get("message") or getattr(exc, "message", "") or exc)
 
 
@@ -124,7 +124,7 @@ def fetch_model_info(cfg: Config, tier: str) -> dict[str, Any]:
         raise ApiError(f"the Models API does not know {model}") from None
     except anthropic.APIStatusError as exc:
         raise ApiError(
-            f"the Models API answered HTTP {exc.status_code}: {redact(_error_message(exc))}"
+            f"the Models API answered HTTP {exc.status_code}: {redact(error_message(exc))}"
         ) from None
     except anthropic.APIConnectionError as exc:
         raise ApiError(f"cannot reach the Models API ({type(exc).__name__})") from None
@@ -143,7 +143,7 @@ def count_tokens(cfg: Config, tier: str, params: dict[str, Any]) -> int:
         raise ApiError(exc.message) from None
     except anthropic.APIStatusError as exc:
         raise ApiError(
-            f"count_tokens answered HTTP {exc.status_code}: {redact(_error_message(exc))}"
+            f"count_tokens answered HTTP {exc.status_code}: {redact(error_message(exc))}"
         ) from None
     except anthropic.APIConnectionError as exc:
         raise ApiError(f"cannot reach count_tokens ({type(exc).__name__})") from None

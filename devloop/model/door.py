@@ -22,10 +22,7 @@ Order of events for one call, and why:
 
 from __future__ import annotations
 
-import functools
-import os
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -45,31 +42,28 @@ from devloop.ledger import (
     pico_to_usd,
     stamp,
 )
-from devloop.model import pricing, worstcase
+from devloop.model import pricing, recovery, worstcase
 from devloop.model.client import (
     ADVICE,
-    _attempt_log,
-    _backoff_seconds,
-    _error_message,
-    _error_type,
-    _is_transport_error,
+    attempt_log,
+    backoff_seconds,
     client_for,
+    error_message,
+    error_type,
+    is_transport_error,
 )
+from devloop.model.prefixgate import PrefixGate
 from devloop.model.replies import (
     EmptyReplyError,
     InvalidOutputError,
     ModelMismatchError,
     PausedReplyError,
-    _classify,
-    _Verdict,
+    Verdict,
+    classify,
 )
 from devloop.model.request import Reply, Request, build_params, request_sha256
 from devloop.money import usd
-from devloop.proc import pid_alive
 from devloop.redaction import redact
-
-GATE_WAIT_S = 120.0  # the longest a call waits for another call's shared prefix
-
 
 Warn = Callable[[str], None]
 
@@ -91,41 +85,6 @@ def _stderr_warning(message: str) -> None:
     print(f"devloop: warning: {message}", file=sys.stderr)
 
 
-class _PrefixGate:
-    """Holds back a call whose prompt prefix another call of this process is writing, until
-    that call's response has begun: only then can the API read the entry (§3). Concurrent
-    steps (3 with 4, 9 with 10) share their prefix, so the second reads what the first
-    wrote instead of writing it again, and the counterfactual baseline can count on it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._writing: dict[tuple[str, str], threading.Event] = {}
-
-    def enter(self, key: tuple[str, str | None]) -> Callable[[], None]:
-        """Wait for the prefix `key`; returns the release to call once this call's
-        response has begun (or it failed)."""
-        model, prefix = key
-        if prefix is None:
-            return lambda: None
-        deadline = time.monotonic() + GATE_WAIT_S
-        while True:
-            with self._lock:
-                busy = self._writing.get((model, prefix))
-                if busy is None:
-                    mine = self._writing[(model, prefix)] = threading.Event()
-                    return functools.partial(self._release, (model, prefix), mine)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return lambda: None  # never wait forever: send, and pay the write
-            busy.wait(left)
-
-    def _release(self, key: tuple[str, str], mine: threading.Event) -> None:
-        with self._lock:
-            if self._writing.get(key) is mine:
-                del self._writing[key]
-        mine.set()
-
-
 @dataclass
 class _Sent:
     """One answered request: its response and what the ledger recorded."""
@@ -133,7 +92,7 @@ class _Sent:
     reply: dict[str, Any]
     record: CallRecord
     call_id: int
-    verdict: _Verdict
+    verdict: Verdict
 
 
 class Door:
@@ -157,8 +116,8 @@ class Door:
         self.feature_budget_usd = feature_budget_usd
         self.exchanges = exchanges
         self.warn = warn
-        self._gate = _PrefixGate()
-        self._reused: set[int] = set()
+        self._gate = PrefixGate()
+        self.reused_ids: set[int] = set()
 
     # ------------------------------------------------------------ public
 
@@ -178,7 +137,7 @@ class Door:
         UsageError."""
         model = self.cfg.models.for_tier(tier)
         params = build_params(request, model, self.cfg.effort.get(step))
-        reused = self._reuse(step, params, request.schema, step_run_id)
+        reused = recovery.reuse(self, step, params, request.schema, step_run_id)
         if reused is not None:
             return reused
         for attempt in (1, 2):
@@ -197,74 +156,13 @@ class Door:
         return {"feature": self.feature_budget_usd, "step": step_usd}
 
     def recover(self) -> list[OpenReservation]:
-        """Settle what an earlier run left in flight: a reservation whose answer reached the
-        transcripts is recorded from it, exactly; one whose answer never arrived stays
-        unsettled (counted at its worst case) until a person settles it. Returns those."""
-        import socket
-
-        left = []
-        for held in self.ledger.open_reservations(self.feature):
-            if held.host == socket.gethostname() and held.pid and pid_alive(held.pid):
-                if held.pid != os.getpid():
-                    continue  # another live process's call in flight
-            name = self.exchanges.find(held.id) if self.exchanges is not None else None
-            data = self.exchanges.read(name) if (self.exchanges and name) else None
-            if data and isinstance(data.get("response"), dict) and "usage" in data["response"]:
-                self._record_recovered(held, name or "", data)
-            else:
-                left.append(held)
-        if left:
-            worst = sum((h.worst_pico or 0) for h in left)
-            self.warn(
-                f"{len(left)} call(s) of an earlier run were in flight when it stopped, and "
-                "their answers never arrived: they may have been billed. Each counts at its "
-                f"worst case ({usd(pico_to_usd(worst))} in all) against the budget until you "
-                "settle it: `devloop cost --unsettled` lists them, `devloop cost --settle ID "
-                "--usd AMOUNT` settles one (the amount your console shows; 0 if none)."
-            )
-        return left
+        """Settle what an earlier run left in flight (recovery.py); the calls still open."""
+        return recovery.recover(self)
 
     # ----------------------------------------------------------- private
 
     def _base_url(self, tier: str) -> str:
         return getattr(self.cfg.endpoints, tier, "") or ""
-
-    def _reuse(
-        self, step: str, params: dict[str, Any], schema: dict[str, Any] | None, run_id: int | None
-    ) -> Reply | None:
-        if self.exchanges is None:
-            return None
-        found = self.ledger.reusable_call(self.feature, step, request_sha256(params))
-        if found is None or found.id in self._reused:
-            return None
-        data = self.exchanges.read(found.transcript)
-        reply = data.get("response") if data else None
-        if not isinstance(reply, dict) or not isinstance(reply.get("content"), list):
-            return None
-        verdict = _classify(reply, schema)
-        if verdict.error is not None:
-            return None
-        self._reused.add(found.id)
-        self.ledger.mark_reused(found.id, run_id)
-        self.warn(
-            f"step '{step}': used the answer recorded before the earlier run was cut off "
-            f"(call {found.id}, {found.transcript}); it is not bought again."
-        )
-        served = reply.get("model") or params["model"]
-        return Reply(
-            text=verdict.text,
-            data=verdict.data,
-            content=reply["content"],
-            stop_reason=reply.get("stop_reason") or "",
-            model=served,
-            requested_model=params["model"],
-            request_id=str(reply.get("id") or ""),
-            usage=reply.get("usage") or {},
-            call_id=found.id,
-            cost_usd=Decimal(0),
-            baseline_usd=Decimal(0),
-            retries=0,
-        )
 
     def _answer(
         self,
@@ -413,8 +311,8 @@ class Door:
             reservation_id=reservation,
         )
         release = self._gate.enter((model, baseline.prefix_key(shape)))
-        _attempt_log.statuses = []
-        _attempt_log.on_response = release
+        attempt_log.statuses = []
+        attempt_log.on_response = release
         sent_at = datetime.now(UTC)
         if reservation is not None:
             self.ledger.mark_sent(reservation, sent_at, shape)
@@ -433,10 +331,10 @@ class Door:
                     if not midstream or stream_retries >= self.cfg.api.max_retries:
                         raise
                 except Exception as exc:  # the stream broke off after the 200 (httpx errors)
-                    if stream_retries >= self.cfg.api.max_retries or not _is_transport_error(exc):
+                    if stream_retries >= self.cfg.api.max_retries or not is_transport_error(exc):
                         raise
                 stream_retries += 1
-                time.sleep(_backoff_seconds(stream_retries - 1))
+                time.sleep(backoff_seconds(stream_retries - 1))
         except anthropic.APIStatusError as exc:
             self._record_failure(record, params, started, exc, stream_retries)
             raise self._api_error(step, model, exc, stream_retries) from None
@@ -448,7 +346,7 @@ class Door:
                 f"({type(exc).__name__}). Check the network or the base URL."
             ) from None
         except Exception as exc:
-            if not _is_transport_error(exc):
+            if not is_transport_error(exc):
                 raise
             self._record_failure(record, params, started, exc, stream_retries)
             raise ApiError(
@@ -457,12 +355,12 @@ class Door:
             ) from None
         finally:
             release()
-            _attempt_log.on_response = None
+            attempt_log.on_response = None
 
         reply_dict = message.model_dump(mode="json")
         combined = {**reply_dict, "content": [*prior_content, *(reply_dict.get("content") or [])]}
-        verdict = _classify(combined, schema)
-        record = self._priced(
+        verdict = classify(combined, schema)
+        record = self.priced(
             record,
             reply_dict,
             verdict,
@@ -488,11 +386,11 @@ class Door:
         self._after(step, record)
         return _Sent(reply_dict, record, call_id, verdict)
 
-    def _priced(
+    def priced(
         self,
         record: CallRecord,
         reply: dict[str, Any],
-        verdict: _Verdict,
+        verdict: Verdict,
         **fields: Any,
     ) -> CallRecord:
         """The call's record: priced at the model that served it, with both baselines."""
@@ -574,44 +472,8 @@ class Door:
             )
         self.warn(message)
 
-    def _record_recovered(self, held: OpenReservation, name: str, data: dict[str, Any]) -> None:
-        """An answer that reached the transcripts before its ledger row: record it now."""
-        reply = data["response"]
-        meta = data.get("meta") or {}
-        params = data.get("request") or {}
-        sent_at = meta.get("sent_at")
-        record = CallRecord(
-            feature=self.feature,
-            step_key=held.step_key,
-            step_run_id=meta.get("step_run_id", held.step_run_id),
-            attempt=int(meta.get("attempt") or 1),
-            tier=str(meta.get("tier") or ""),
-            requested_model=held.model,
-            served_model=held.model,
-            escalated_from=meta.get("escalated_from"),
-            cache_shape=baseline.request_shape(params) if params.get("messages") else None,
-            request_sha256=meta.get("request_sha256"),
-            reservation_id=held.id,
-            transcript=name,
-        )
-        moment = datetime.fromisoformat(sent_at) if sent_at else datetime.now(UTC)
-        record = self._priced(
-            record,
-            reply,
-            _classify(reply, None),
-            sent_at=moment,
-            latency_ms=None,
-            request_id=str(reply.get("id") or ""),
-            retries=0,
-        )
-        self.ledger.record_call(record)
-        self.warn(
-            f"step '{held.step_key}': recorded the answer an earlier run received but had not "
-            f"booked when it stopped ({name})."
-        )
-
     def _attempts(self, stream_retries: int) -> int:
-        statuses = getattr(_attempt_log, "statuses", None) or []
+        statuses = getattr(attempt_log, "statuses", None) or []
         return max(len(statuses), stream_retries + 1)
 
     def _record_failure(
@@ -626,11 +488,11 @@ class Door:
         released: nothing was billed) and a transcript entry."""
         status = getattr(getattr(exc, "response", None), "status_code", None)
         request_id = getattr(exc, "request_id", None) or ""
-        error_type = _error_type(exc)
+        kind = error_type(exc)
         transcript = None
         if self.exchanges is not None:
-            error = {"status": status, "type": error_type or type(exc).__name__}
-            error["message"] = redact(_error_message(exc))
+            error = {"status": status, "type": kind or type(exc).__name__}
+            error["message"] = redact(error_message(exc))
             transcript = self.exchanges.write(
                 record.step_key,
                 params,
@@ -650,7 +512,7 @@ class Door:
                 latency_ms=int((time.monotonic() - started) * 1000),
                 stop_reason="",
                 request_id=request_id,
-                outcome=f"api_error:{error_type or status or type(exc).__name__}",
+                outcome=f"api_error:{kind or status or type(exc).__name__}",
                 retries=self._attempts(stream_retries) - 1,
                 transcript=transcript,
             ),
@@ -660,13 +522,13 @@ class Door:
     def _api_error(self, step: str, model: str, exc: Any, stream_retries: int) -> ApiError:
         status = exc.response.status_code if exc.response is not None else 0
         request_id = getattr(exc, "request_id", None) or "-"
-        detail = redact(_error_message(exc))
+        detail = redact(error_message(exc))
         where = f"step '{step}', model {model}, request {request_id}"
         if status in ADVICE:
             return ApiError(f"{where}: HTTP {status}: {detail}. What to do: {ADVICE[status]}")
         attempts = self._attempts(stream_retries)
         return ApiError(
-            f"{where}: {_error_type(exc) or f'HTTP {status}'} after {attempts} attempts: "
+            f"{where}: {error_type(exc) or f'HTTP {status}'} after {attempts} attempts: "
             f"{detail}. The API is overloaded or failing; try again later (`devloop resume`)."
         )
 

@@ -63,7 +63,7 @@ class ModelMismatchError(ModelReplyError):
 
 
 @dataclass
-class _Verdict:
+class Verdict:
     outcome: str
     text: str = ""
     data: Any = None
@@ -71,7 +71,7 @@ class _Verdict:
     message: str = ""
 
 
-def _classify(reply: dict[str, Any], schema: dict[str, Any] | None) -> _Verdict:
+def classify(reply: dict[str, Any], schema: dict[str, Any] | None) -> Verdict:
     """Decide what a response is worth, without raising: the ledger row comes first."""
     content = reply.get("content") or []
     text = "".join(b.get("text") or "" for b in content if b.get("type") == "text")
@@ -82,39 +82,39 @@ def _classify(reply: dict[str, Any], schema: dict[str, Any] | None) -> _Verdict:
         details = reply.get("stop_details") or {}
         category = details.get("category") or "unspecified"
         explanation = details.get("explanation") or "no explanation given"
-        return _Verdict(
+        return Verdict(
             "refusal",
             error=RefusalError,
             message=f"the model refused (category {category}): {explanation}",
         )
     if stop not in KNOWN_STOPS:
-        return _Verdict(
+        return Verdict(
             "unknown_stop",
             error=UnknownStopError,
             message=f"the answer stopped for a reason devloop does not know ({stop!r}); it is "
             "not taken as an answer. Update devloop, or report the stop reason",
         )
     if stop == "pause_turn":
-        return _Verdict("paused", text=text)  # Door._answer continues the turn
+        return Verdict("paused", text=text)  # Door._answer continues the turn
     if stop in TRUNCATED:
-        return _Verdict(
+        return Verdict(
             "truncated",
             error=TruncatedReplyError,
             message=f"the answer was cut off (stop_reason {stop}, {output_tokens} output tokens); "
             "raise max_tokens for this step or shrink its input",
         )
     if not text.strip() and not has_tool_use:
-        return _Verdict(
+        return Verdict(
             "empty",
             error=EmptyReplyError,
             message=f"empty answer on stop_reason '{stop}' ({output_tokens} output tokens billed)",
         )
     if schema is None or has_tool_use:
-        return _Verdict("ok", text=text)
+        return Verdict("ok", text=text)
     try:
         data = json.loads(text)
     except ValueError as exc:
-        return _Verdict(
+        return Verdict(
             "invalid_output",
             error=InvalidOutputError,
             message=f"the structured answer is not valid JSON ({exc})",
@@ -122,9 +122,9 @@ def _classify(reply: dict[str, Any], schema: dict[str, Any] | None) -> _Verdict:
     found = jsonshape.problems(data, schema)
     if found:
         shown = "; ".join(found[:5])
-        return _Verdict(
+        return Verdict(
             "invalid_output",
             error=InvalidOutputError,
             message=f"the structured answer does not match the schema: {shown}",
         )
-    return _Verdict("ok", text=text, data=data)
+    return Verdict("ok", text=text, data=data)

@@ -9,7 +9,7 @@ the model can act on, never as an exception that ends the run.
   the repository; `.git/`, `.devloop/`, devloop.toml, the devloop table of pyproject.toml
   and the files devloop keeps private are not writable (private ones not even readable).
 - The shell (`bash`) is a shell: each command runs in a fresh `/bin/sh -c` in the
-  repository root, inside the OS sandbox (sandbox.py), which is the boundary; a timeout
+  repository root, inside the OS sandbox (devloop/sandbox), which is the boundary; a timeout
   kills everything the command started; long output keeps its head and tail.
 """
 
