@@ -205,48 +205,6 @@ def archive(directory: Path, name: str, label: str) -> Path | None:
     return target
 
 
-# ------------------------------------------------------------ a lost ledger
-
-
-class LedgerLost(UsageError):
-    """The ledger is gone or empty while feature states show money was spent (exit 2)."""
-
-
-def require_ledger(root: Path) -> None:
-    """Refuse to go on when the ledger lost what the feature states say was spent: a
-    missing, empty or schema-less ledger would report $0 and give the whole budget back."""
-    from devloop.ledger import ledger_path, looks_blank
-
-    path = ledger_path(root)
-    if not looks_blank(path):
-        return
-    spent = []
-    for slug in list_slugs(root):
-        try:
-            state = load(root, slug)
-        except UsageError:
-            continue
-        done = [s for s in STEPS if s.calls_model and state.steps[s.key].status in FINISHED]
-        if done:
-            spent.append(f"{slug} ({len(done)} model step(s) done)")
-    if not spent:
-        return
-    what = (
-        "missing"
-        if not path.exists()
-        else "empty"
-        if path.stat().st_size == 0
-        else "not a devloop ledger"
-    )
-    raise LedgerLost(
-        f"the cost ledger {path} is {what}, but the feature state under {features_root(root)} "
-        f"shows money was spent: {', '.join(spent)}. Without it devloop would report $0 and "
-        "hand the whole budget back. Restore the ledger from a backup (it is one SQLite file, "
-        "with -wal and -shm beside it while in use); to start the books over on purpose, move "
-        f"{features_root(root)} aside too."
-    )
-
-
 # ------------------------------------------------------------ lock
 
 

@@ -1,6 +1,6 @@
 """checks: every deterministic check devloop runs, as data (CheckResult), never printed.
 
-The loop's steps 7, 12 and 15 and the git hooks call the same functions:
+The loop's pre-flight, suite and smoke steps and the git hooks call the same functions:
 
 - results.py: CheckResult, Detail, render, running independent checks side by side;
 - commands.py: the configured project commands (lint, format, tests, smoke), aimed at files;

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -322,11 +322,12 @@ def commit(
     paths: Sequence[str] | None = None,
     exclude: Sequence[str] = (),
     timeout_s: float | None = None,
+    hook_env: Mapping[str, str] | None = None,
 ) -> CommitResult:
     """Stage every change under `cwd` (or only `paths`) and commit it with `message`.
 
     The repository's own hooks run: never `--no-verify`; they get devloop's environment
-    without credentials. A hook (or git) failing leaves the changes staged and returns
+    without credentials, plus `hook_env`. A hook (or git) failing leaves the changes staged and returns
     ok=False with the output, for the caller to show.
     """
     if paths is None:
@@ -342,7 +343,6 @@ def commit(
         return CommitResult(False, None, "nothing to commit", nothing_to_commit=True)
     try:
         from devloop.redaction import scrubbed_environ
-        from devloop.sandbox import IN_RUN_VARIABLE
 
         proc = subprocess.run(
             _argv(["commit", "-q", "--file=-", "--cleanup=strip"]),  # not a step: git
@@ -350,7 +350,7 @@ def commit(
             input=message.encode("utf-8"),
             capture_output=True,
             timeout=timeout_s,
-            env={**scrubbed_environ(), IN_RUN_VARIABLE: "1"},
+            env={**scrubbed_environ(), **(hook_env or {})},
         )
     except subprocess.TimeoutExpired:
         return CommitResult(False, None, f"git commit did not finish within {timeout_s:g} s")

@@ -1,18 +1,21 @@
 """ledger: the cost ledger, `.devloop/ledger.db` (SQLite in WAL mode).
 
 - db.py: `Ledger`: opening and migrating the file, and every write (features, step runs,
-  append-only calls, reservations and their settlement);
-- queries.py: the read side, each report an aggregate query;
+  append-only calls);
+- reservations.py: budget reservations and their settlement (mixed into `Ledger`);
+- queries.py: the read side, each report an aggregate query (mixed into `Ledger`);
+- lost.py: a missing or empty ledger while feature states show spending is an error;
 - records.py: the dataclasses it stores and returns;
 - schema.py: migrations and column lists;
 - baseline.py: the counterfactual all-frontier baseline, a replay of the recorded calls
   through the prompt-cache model (promptcache.py).
 
-May import: the leaf modules (errors, money, usage, promptcache, steps). Nothing of model,
+May import: the leaf modules (errors, money, usage, promptcache, steps, state). Nothing of model,
 loop, agent, reports or cli: they record into it and read from it.
 """
 
 from devloop.ledger.db import Ledger, ledger_path, looks_blank
+from devloop.ledger.lost import LedgerLost, require_ledger
 from devloop.ledger.records import (
     CALL_OUTCOMES,
     CallGroup,
@@ -43,6 +46,7 @@ __all__ = [
     "Escalation",
     "Feature",
     "Ledger",
+    "LedgerLost",
     "LedgerMissing",
     "OpenReservation",
     "OutcomeGroup",
@@ -53,6 +57,7 @@ __all__ = [
     "ledger_path",
     "looks_blank",
     "pico_to_usd",
+    "require_ledger",
     "schema_version",
     "stamp",
     "usd_to_pico",

@@ -17,6 +17,7 @@ from devloop.loop import inputs
 from devloop.loop.events import StepFailed
 from devloop.loop.feature_run import FeatureRun, Produced, to_json
 from devloop.money import usd
+from devloop.sandbox import IN_RUN_VARIABLE
 from devloop.schemas import BuildPlan
 from devloop.state import FeatureState
 from devloop.steps import AGENT_KINDS, STEPS, Step
@@ -55,7 +56,11 @@ def docs_commit(run: FeatureRun, step: Step, run_id: int) -> Produced:
         shown = "; ".join(f"{why}: {', '.join(paths)}" for why, paths in chosen.left_out.items())
         run.note(f"not committed ({shown})", key=step.key)
     done = repository.commit(
-        run.root, message, paths=chosen.paths, timeout_s=run.cfg.commands.timeout_s
+        run.root,
+        message,
+        paths=chosen.paths,
+        timeout_s=run.cfg.commands.timeout_s,
+        hook_env={IN_RUN_VARIABLE: "1"},  # the hooks' checks of the model's code: sandboxed
     )
     name = run.artifact(step)
     data = {"message": message, "docs": docs, "output": done.output}

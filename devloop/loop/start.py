@@ -20,7 +20,7 @@ from devloop.agent.contract import AgentFactory
 from devloop.config import Config
 from devloop.errors import DevloopError, UsageError
 from devloop.git import repository, runfiles
-from devloop.ledger import Ledger, pico_to_usd
+from devloop.ledger import Ledger, pico_to_usd, require_ledger
 from devloop.loop import engine
 from devloop.loop.events import Emit, Event, RunOptions, RunResult, StepFailed
 from devloop.loop.gates import reset_from
@@ -64,7 +64,7 @@ def start(
     spec = load_spec(cfg, spec_path)
     root = cfg.root
     head = repo_head(root)
-    state_mod.require_ledger(root)
+    require_ledger(root)
     lock = state_mod.RepoLock(root).acquire(f"devloop feature {spec.slug}")
     try:
         if lock.note:
@@ -140,7 +140,7 @@ def resume(
     """Continue a feature from its first unfinished step (or re-run from --from)."""
     root = cfg.root
     repo_head(root)
-    state_mod.require_ledger(root)
+    require_ledger(root)
     lock = state_mod.RepoLock(root).acquire(f"devloop resume {slug}")
     try:
         if lock.note:
@@ -208,7 +208,7 @@ class FeatureStatus:
 
 def statuses(root: Path) -> list[FeatureStatus]:
     """Every feature with a state.json in this repository, most recently updated first."""
-    state_mod.require_ledger(root)
+    require_ledger(root)
     out = []
     ledger = None
     with contextlib.suppress(DevloopError):

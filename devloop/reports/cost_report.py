@@ -234,7 +234,7 @@ def build_for_repo(
     baseline: str = "counterfactual",
 ) -> CostReport:
     """Open the repository's ledger read-only-ish (never create it) and build the report."""
-    from devloop.state import require_ledger
+    from devloop.ledger import require_ledger
 
     check_arguments(slug, all_features=all_features, by=by, baseline=baseline)
     require_ledger(root)
