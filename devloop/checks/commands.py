@@ -25,7 +25,14 @@ from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
-from devloop.checks.results import _ANSI, MAX_DETAILS, CheckResult, Detail, _skipped, _tail
+from devloop.checks.results import (
+    ANSI,
+    MAX_DETAILS,
+    CheckResult,
+    Detail,
+    output_tail,
+    skipped_result,
+)
 from devloop.config import Config
 from devloop.proc import CommandRun
 from devloop.redaction import redact
@@ -133,7 +140,7 @@ def parse_details(output: str) -> list[Detail]:
     details: list[Detail] = []
     heading, after_blank = "", True
     for raw in output.splitlines():
-        line = re.sub(_ANSI, "", raw).rstrip()
+        line = re.sub(ANSI, "", raw).rstrip()
         if not line.strip():
             after_blank = True
             continue
@@ -170,7 +177,7 @@ def _command_failure(
             name,
             False,
             f"`{run.command}` did not finish within {timeout_s:g} s; it was stopped",
-            _tail(run.output),
+            output_tail(run.output),
             fix=run.command,
             output=redact(run.output),
         )
@@ -185,7 +192,7 @@ def _command_failure(
             name,
             False,
             f"`{program}` was not found{where}: install it, or fix [commands] {name} in the config",
-            _tail(run.output, 5),
+            output_tail(run.output, 5),
             fix=run.command,
             output=redact(run.output),
         )
@@ -217,7 +224,7 @@ def _file_check(
     runner: Runner | None,
 ) -> CheckResult:
     if not command.strip():
-        return _skipped(name, f"no {name} command configured ([commands] {name})")
+        return skipped_result(name, f"no {name} command configured ([commands] {name})")
     targets: list[str] = []
     scope = "whole project"
     commands = [command]
@@ -226,7 +233,7 @@ def _file_check(
         targets = [f for f in files if suffixes is None or f.endswith(suffixes)]
         if not targets:
             kinds = "/".join(suffixes or ()) or "matching"
-            return _skipped(name, f"no staged {kinds} files")
+            return skipped_result(name, f"no staged {kinds} files")
         narrowed = [narrow(command, batch) for batch in _batches(targets)]
         if narrowed[0] is None:  # cannot aim it at files: it checks the staged tree whole
             scope = "whole project, as staged"
@@ -240,7 +247,7 @@ def _file_check(
     for run in runs:
         if broken := _command_failure(name, run, cfg.commands.timeout_s, run_with):
             return broken
-    details = parse_details(output) or _tail(output)
+    details = parse_details(output) or output_tail(output)
     flagged = list(dict.fromkeys(d.file for d in details if d.file))
     fix_command = narrow(fix, flagged or targets) if (flagged or targets) else None
     verb = "would reformat" if name == "format" else "found problems in"
@@ -278,7 +285,7 @@ def _whole_command(
     name: str, key: str, command: str, cfg: Config, runner: Runner | None
 ) -> CheckResult:
     if not command.strip():
-        return _skipped(name, f"no {key} command configured ([commands] {key})")
+        return skipped_result(name, f"no {key} command configured ([commands] {key})")
     run_with = _runner(cfg, runner)
     run = run_with.run(command, cfg.root, cfg.commands.timeout_s)
     if run.returncode == 0:
@@ -286,7 +293,7 @@ def _whole_command(
     if broken := _command_failure(key, run, cfg.commands.timeout_s, run_with):
         broken.name = name
         return broken
-    details = [d for d in parse_details(run.output) if d.file] or _tail(run.output)
+    details = [d for d in parse_details(run.output) if d.file] or output_tail(run.output)
     return CheckResult(
         name,
         False,

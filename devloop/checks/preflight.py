@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devloop import config as config_mod
-from devloop.checks.results import MAX_DETAILS, CheckResult, Detail, _skipped
+from devloop.checks.results import MAX_DETAILS, CheckResult, Detail, skipped_result
 from devloop.config import Config
 from devloop.errors import UsageError
 from devloop.git import repository
@@ -87,7 +87,7 @@ def _tools_check(cfg: Config, env: Mapping[str, str]) -> CheckResult:
             fix="install the tools, or fix [commands] in devloop.toml",
         )
     if not found:
-        return _skipped("tools", "no commands configured ([commands])")
+        return skipped_result("tools", "no commands configured ([commands])")
     return CheckResult("tools", True, f"found: {', '.join(found)}")
 
 

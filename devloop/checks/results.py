@@ -17,7 +17,7 @@ from devloop import proc
 if TYPE_CHECKING:
     pass
 MAX_DETAILS = 40
-_ANSI = r"\x1b\[[0-9;]*[A-Za-z]"
+ANSI = r"\x1b\[[0-9;]*[A-Za-z]"
 
 
 @dataclass
@@ -38,7 +38,7 @@ class CheckResult:
     output: str = ""  # what the command printed, credentials redacted (for artifacts)
 
 
-def _skipped(name: str, why: str) -> CheckResult:
+def skipped_result(name: str, why: str) -> CheckResult:
     return CheckResult(name, True, why, skipped=True)
 
 
@@ -100,6 +100,6 @@ def failure_summary(results: Sequence[CheckResult]) -> str | None:
     return f"{len(failed)} check(s) failed: {', '.join(failed)}." if failed else None
 
 
-def _tail(output: str, lines: int = 20) -> list[Detail]:
-    kept = [re.sub(_ANSI, "", line).rstrip() for line in output.splitlines() if line.strip()]
+def output_tail(output: str, lines: int = 20) -> list[Detail]:
+    kept = [re.sub(ANSI, "", line).rstrip() for line in output.splitlines() if line.strip()]
     return [Detail(line) for line in kept[-lines:]]

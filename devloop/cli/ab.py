@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from devloop.cli.app import cli, load_config
-from devloop.cli.options import parse_budget, parse_stop_after
+from devloop.cli.options import parse_budget, parse_stop_after, unsandboxed_option
 from devloop.errors import CheckFailed
 from devloop.money import usd_or
 
@@ -32,11 +32,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Remove the A/B worktrees of SPEC (a spec path or slug) instead; keeps branches.",
 )
-@click.option(
-    "--unsandboxed",
-    is_flag=True,
-    help="Run both arms' commands without the OS sandbox (warned and recorded).",
-)
+@unsandboxed_option("both arms' commands")
 @click.pass_context
 def ab(
     ctx: click.Context,
@@ -136,13 +132,13 @@ def _show_ab(result) -> None:
         [[name, *values] for name, values in lines],
         title=f"A/B: '{result.title}' from {result.base_commit[:12]}",
     )
-    routed, frontier = (next((a for a in arms if a.arm == n), None) for n in ("routed", "frontier"))
-    if routed and frontier and routed.cost_usd is not None and frontier.cost_usd:
-        saved = frontier.cost_usd - routed.cost_usd
+    saving = result.saving()
+    if saving is not None:
+        saved, share = saving
+        routed, frontier = result.arm("routed"), result.arm("frontier")
         click.echo(
             f"\nRouted cost {money(routed.cost_usd)} vs all-frontier {money(frontier.cost_usd)}: "
-            f"{'saved' if saved >= 0 else 'spent'} {money(abs(saved))} "
-            f"({abs(saved) / frontier.cost_usd:.0%})."
+            f"{'saved' if saved >= 0 else 'spent'} {money(abs(saved))} ({abs(share):.0%})."
         )
     for a in arms:
         for note in a.notes:

@@ -158,7 +158,7 @@ def metrics(ctx: click.Context, textfile: Path | None) -> None:
     from devloop.ledger import Ledger
     from devloop.reports import metrics as metrics_mod
 
-    metrics_mod._client()  # exit 2 naming the extra, before touching anything
+    metrics_mod.require_client()  # exit 2 naming the extra, before touching anything
     with Ledger.open(find_root(ctx.obj["start"]), create=False) as ledger:
         if textfile is None:
             click.echo(metrics_mod.exposition(ledger), nl=False)

@@ -8,7 +8,7 @@ import click
 
 from devloop.cli.app import cli, load_config
 from devloop.cli.cost import cost
-from devloop.cli.options import STEP, PathParam, parse_budget, parse_stop_after
+from devloop.cli.options import STEP, PathParam, parse_budget, parse_stop_after, unsandboxed_option
 from devloop.errors import DevloopError, UsageError
 from devloop.money import usd, usd_or
 
@@ -92,11 +92,7 @@ def _closing_report(ctx: click.Context, cfg, slug: str, json_out, outcome: dict)
 @click.option(
     "--allow-dirty", is_flag=True, help="Start on top of uncommitted changes instead of refusing."
 )
-@click.option(
-    "--unsandboxed",
-    is_flag=True,
-    help="Run the build agent's commands and the tests without the OS sandbox (warned and recorded).",
-)
+@unsandboxed_option()
 @click.pass_context
 def feature(
     ctx: click.Context,
@@ -138,11 +134,7 @@ def feature(
 @click.option("--stop-after", metavar="STEP", help="Stop after this step or phase.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event, then a summary.")
 @click.option("--allow-dirty", is_flag=True, help="Let pre-flight accept uncommitted changes.")
-@click.option(
-    "--unsandboxed",
-    is_flag=True,
-    help="Run the build agent's commands and the tests without the OS sandbox (warned and recorded).",
-)
+@unsandboxed_option()
 @click.pass_context
 def resume(
     ctx: click.Context,
@@ -183,42 +175,7 @@ def _show_dry_run(dry, as_json: bool) -> None:
     if as_json:
         import json
 
-        click.echo(
-            json.dumps(
-                {
-                    "slug": dry.spec.slug,
-                    "title": dry.spec.title,
-                    "prompts": str(dry.prompts_dir),
-                    "prefix_tokens": dry.prefix_tokens,
-                    "token_source": dry.token_source,
-                    "notes": dry.notes,
-                    "steps": [
-                        {
-                            "step": p.number,
-                            "key": p.key,
-                            "worker": p.worker,
-                            "model": p.model or None,
-                            "calls": p.calls,
-                            "input_tokens_per_call": p.input_tokens,
-                            "output_tokens": p.output_tokens,
-                            "cost_usd": None if p.cost_usd is None else str(p.cost_usd),
-                            "baseline_usd": None if p.baseline_usd is None else str(p.baseline_usd),
-                            "conditional": p.conditional,
-                            "assumed_inputs": list(p.estimated_inputs),
-                            "route": dry.routes[p.key].to_dict() if p.key in dry.routes else None,
-                        }
-                        for p in dry.steps
-                    ],
-                    "total_usd": None if dry.cost_usd is None else str(dry.cost_usd),
-                    "baseline_usd": None if dry.baseline_usd is None else str(dry.baseline_usd),
-                    "checks": [
-                        {"name": r.name, "passed": r.passed, "summary": r.summary}
-                        for r in dry.checks
-                    ],
-                },
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(dry.to_json(), indent=2))
         return
     rows = []
     for p in dry.steps:
@@ -251,7 +208,7 @@ def _show_dry_run(dry, as_json: bool) -> None:
     click.echo(
         f"\nThe cached prefix (system, project map, spec) is ~{dry.prefix_tokens:,} tokens. Input"
         f" sizes are from the rendered prompts ({dry.token_source}); answer lengths, agent turns and"
-        " inputs that do not exist yet are assumptions (devloop/projection.py). * = runs only"
+        " inputs that do not exist yet are assumptions (the step table's projections). * = runs only"
         f" when needed. Rendered prompts: {dry.prompts_dir}"
     )
     for note in dry.notes:
@@ -310,23 +267,8 @@ def status(ctx: click.Context, slug: str | None, as_json: bool) -> None:
 
     if as_json:
         import json
-        from dataclasses import asdict
 
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        **asdict(f.state),
-                        "cost_usd": None if f.cost_usd is None else str(f.cost_usd),
-                        "next_step": f.next_step.key if f.next_step else None,
-                        "unsettled_calls": f.unsettled,
-                        "unsettled_worst_usd": str(f.unsettled_worst_usd),
-                    }
-                    for f in found
-                ],
-                indent=2,
-            )
-        )
+        click.echo(json.dumps([f.to_json() for f in found], indent=2))
         return
     if not found:
         click.echo("No features yet. Start one with `devloop feature SPEC`.")
@@ -391,11 +333,7 @@ def _unsettled_lines(found) -> None:
     help="Create the demo repository here (a new or empty directory). "
     "Default: a new temporary directory.",
 )
-@click.option(
-    "--unsandboxed",
-    is_flag=True,
-    help="Run the demo's commands without the OS sandbox (where none is available).",
-)
+@unsandboxed_option("the demo's commands")
 @click.pass_context
 def demo(ctx: click.Context, directory: Path | None, unsandboxed: bool) -> None:
     """Run the whole loop offline on a bundled sample project.

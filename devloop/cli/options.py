@@ -68,3 +68,12 @@ def parse_stop_after(text: str | None) -> int | None:
         raise UsageError(
             f"--stop-after {text}: {exc.message} Phases: {', '.join(PHASES)}."
         ) from None
+
+
+def unsandboxed_option(whose: str = "the build agent's commands and the tests"):
+    """--unsandboxed: run `whose` commands without the OS sandbox (warned and recorded)."""
+    return click.option(
+        "--unsandboxed",
+        is_flag=True,
+        help=f"Run {whose} without the OS sandbox (warned and recorded).",
+    )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from devloop.cli.app import cli, load_config
-from devloop.errors import CheckFailed, UsageError
+from devloop.errors import CheckFailed
 from devloop.money import usd
 
 if TYPE_CHECKING:
@@ -176,20 +176,16 @@ def suggest(
     steps the mid tier matches elsewhere) with the saving per feature and the evidence.
     Never changes the config: it prints the change. Says so when data is too thin.
     """
-    from decimal import Decimal, InvalidOperation
+    from decimal import Decimal
 
     from devloop.cli.render import print_table
     from devloop.ledger import Ledger
+    from devloop.money import parse_usd
     from devloop.reports import suggest as suggest_mod
 
     rate = None
-    if human_rate is not None:
-        try:
-            rate = Decimal(human_rate.strip().lstrip("$").removesuffix("/h"))
-        except InvalidOperation:
-            raise UsageError(f"--human-rate {human_rate}: give USD per hour, e.g. 120.") from None
-        if not rate.is_finite() or rate < 0:
-            raise UsageError(f"--human-rate {human_rate}: give a non-negative USD per hour.")
+    if human_rate is not None:  # USD per hour: "120", "$90/h"
+        rate = parse_usd(human_rate.strip().removesuffix("/h"), "--human-rate", allow_zero=True)
     from devloop.steps import AGENT_TASKS
 
     cfg = load_config(ctx)

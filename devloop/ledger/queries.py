@@ -42,7 +42,7 @@ class Queries:
         case, and what a person settled by hand."""
         with self._lock:
             try:
-                return _committed(self.connection, feature, step_key)
+                return committed_total(self.connection, feature, step_key)
             except sqlite3.Error as exc:
                 raise LedgerError(self._database_error(exc)) from None
 
@@ -223,7 +223,7 @@ class Queries:
         return [CallSpan(*row) for row in rows]
 
 
-def _committed(conn: sqlite3.Connection, feature: str, step_key: str | None) -> Committed:
+def committed_total(conn: sqlite3.Connection, feature: str, step_key: str | None) -> Committed:
     step = " AND step_key = ?" if step_key is not None else ""
     params: tuple = (feature, step_key) if step_key is not None else (feature,)
     calls_pico, unpriced = conn.execute(

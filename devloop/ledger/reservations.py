@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from devloop.errors import LedgerError
-from devloop.ledger.queries import _committed
+from devloop.ledger.queries import committed_total
 from devloop.ledger.records import Refusal, Reservation, _json, _now, stamp
 from devloop.ledger.schema import RESERVED, SETTLED_BY_HAND
 from devloop.money import usd_to_pico
@@ -54,7 +54,7 @@ class Reservations:
             self._touch_feature(conn, feature, now)
             for scope, ceiling in limits.items():
                 step = step_key if scope == "step" else None
-                held = _committed(conn, feature, step)
+                held = committed_total(conn, feature, step)
                 if held.unpriced:
                     return Reservation(None, worst, refused=Refusal(scope, ceiling, held, True))
                 if worst is None or held.pico + worst > ceiling:

@@ -131,6 +131,20 @@ class AbResult:
     def ok(self) -> bool:
         return all(a.exit_code == 0 for a in self.arms)
 
+    def arm(self, name: str) -> ArmResult | None:
+        return next((a for a in self.arms if a.arm == name), None)
+
+    def saving(self) -> tuple[Decimal, Decimal] | None:
+        """What the routed arm saved against the all-frontier arm (negative: it cost more),
+        and that as a share of the frontier arm's cost; None when either is unpriced."""
+        routed, frontier = self.arm("routed"), self.arm("frontier")
+        if routed is None or frontier is None:
+            return None
+        if routed.cost_usd is None or not frontier.cost_usd:
+            return None
+        saved = frontier.cost_usd - routed.cost_usd
+        return saved, saved / frontier.cost_usd
+
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA,

@@ -41,6 +41,39 @@ class DryRun:
     notes: list[str] = field(default_factory=list)
     routes: dict[str, routing.Route] = field(default_factory=dict)  # step key -> route
 
+    def to_json(self) -> dict[str, Any]:
+        """`devloop feature --dry-run --json`: every amount exact, as text."""
+        return {
+            "slug": self.spec.slug,
+            "title": self.spec.title,
+            "prompts": str(self.prompts_dir),
+            "prefix_tokens": self.prefix_tokens,
+            "token_source": self.token_source,
+            "notes": self.notes,
+            "steps": [
+                {
+                    "step": p.number,
+                    "key": p.key,
+                    "worker": p.worker,
+                    "model": p.model or None,
+                    "calls": p.calls,
+                    "input_tokens_per_call": p.input_tokens,
+                    "output_tokens": p.output_tokens,
+                    "cost_usd": _text(p.cost_usd),
+                    "baseline_usd": _text(p.baseline_usd),
+                    "conditional": p.conditional,
+                    "assumed_inputs": list(p.estimated_inputs),
+                    "route": self.routes[p.key].to_dict() if p.key in self.routes else None,
+                }
+                for p in self.steps
+            ],
+            "total_usd": _text(self.cost_usd),
+            "baseline_usd": _text(self.baseline_usd),
+            "checks": [
+                {"name": r.name, "passed": r.passed, "summary": r.summary} for r in self.checks
+            ],
+        }
+
 
 class ApiTokenCounter:
     """Input tokens as the API counts them, split into the cached prefix and the rest.
@@ -151,3 +184,7 @@ def _stand_in(source: str) -> str:
         f"the {producer.title.lower()} of step {producer.number}" if producer else SOURCES[source]
     )
     return f"[{what}: not produced yet; ~{projection.assumed_tokens(source):,} tokens assumed]"
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

@@ -9,9 +9,10 @@ repository lock first, so two runs never share a working tree.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from devloop import sandbox
 from devloop import spec as spec_mod
@@ -204,6 +205,16 @@ class FeatureStatus:
     next_step: Step | None
     unsettled: int = 0  # calls in flight when a run stopped (ledger reservations)
     unsettled_worst_usd: Decimal = Decimal(0)
+
+    def to_json(self) -> dict[str, Any]:
+        """One feature of `devloop status --json`: its state, spend and what it waits for."""
+        return {
+            **asdict(self.state),
+            "cost_usd": None if self.cost_usd is None else str(self.cost_usd),
+            "next_step": self.next_step.key if self.next_step else None,
+            "unsettled_calls": self.unsettled,
+            "unsettled_worst_usd": str(self.unsettled_worst_usd),
+        }
 
 
 def statuses(root: Path) -> list[FeatureStatus]:

@@ -33,7 +33,7 @@ INSTALL_HINT = "pip install 'devloop[metrics]'"
 TOKEN_TYPES = ("input", "cache_write", "cache_read", "output")
 
 
-def _client() -> Any:
+def require_client() -> Any:
     try:
         import prometheus_client
     except ImportError:
@@ -122,7 +122,7 @@ class LedgerCollector:
 
 
 def registry(ledger: Ledger) -> Any:
-    client = _client()
+    client = require_client()
     reg = client.CollectorRegistry(auto_describe=False)
     reg.register(LedgerCollector(ledger.outcome_groups()))
     return reg
@@ -130,13 +130,13 @@ def registry(ledger: Ledger) -> Any:
 
 def exposition(ledger: Ledger) -> str:
     """The Prometheus text exposition of the ledger's counters."""
-    client = _client()
+    client = require_client()
     return client.generate_latest(registry(ledger)).decode("utf-8")
 
 
 def write_textfile(ledger: Ledger, path: Path) -> None:
     """Write the exposition to `path` atomically (node_exporter's textfile collector)."""
-    client = _client()
+    client = require_client()
     if not path.parent.is_dir():
         raise UsageError(f"--textfile {path}: the directory {path.parent} does not exist.")
     try:

@@ -25,7 +25,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from devloop.config import Config
-from devloop.steps import FRONTIER, LIGHT, MID, SCRIPT, STEPS, Step
+from devloop.steps import FRONTIER, LIGHT, MID, SCRIPT, STEPS, TIERS, Step
+from devloop.tables import markdown
 
 if TYPE_CHECKING:  # signals.py (git, regexes) loads only when an adaptive router runs
     from devloop.routing.signals import Signals
@@ -175,10 +176,6 @@ def routes(cfg: Config) -> list[Route]:
     return [rule_route(step, cfg) for step in STEPS]
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def render_markdown(cfg: Config) -> str:
     """ROUTING.md for this config. Deterministic: it depends on the config only."""
     lines = [
@@ -188,15 +185,9 @@ def render_markdown(cfg: Config) -> str:
         "`devloop routing --markdown` from the step table and this repository's config;",
         "`devloop routing check` fails when this file no longer matches. Do not edit by hand.",
         "",
-        "| Tier | Model |",
-        "|---|---|",
-        f"| frontier | `{cfg.models.frontier}` |",
-        f"| mid | `{cfg.models.mid}` |",
-        f"| light | `{cfg.models.light}` |",
-        "",
-        "| # | Step | Phase | Worker | Model | Why this worker | If a weaker worker does it |",
-        "|---|---|---|---|---|---|---|",
+        markdown(["Tier", "Model"], [[t, f"`{cfg.models.for_tier(t)}`"] for t in TIERS]),
     ]
+    rows = []
     for route in routes(cfg):
         step = route.step
         model = f"`{route.model}`" if route.model else "-"
@@ -207,10 +198,10 @@ def render_markdown(cfg: Config) -> str:
             worker += ", fresh context"
         if step.uses_tools:
             worker += ", tools"
-        lines.append(
-            f"| {step.number} | `{step.key}` | {step.phase} | {_cell(worker)} | {model} |"
-            f" {_cell(route.reason)} | {_cell(step.weaker_risk)} |"
-        )
+        cells = [str(step.number), f"`{step.key}`", step.phase, worker, model, route.reason]
+        rows.append([*cells, step.weaker_risk])
+    headers = ["#", "Step", "Phase", "Worker", "Model", "Why this worker"]
+    lines.append(markdown([*headers, "If a weaker worker does it"], rows).rstrip("\n"))
     lines += [
         "",
         "Every model call is priced and written to the ledger next to its frontier baseline:",
