@@ -456,3 +456,26 @@ def test_fast_main_leaves_everything_else_to_the_cli(tmp_path, monkeypatch, caps
         assert fast.fast_main(argv) is None
     assert fast.fast_main(["check", "staged"]) == 2  # not a repository: a usage error
     assert "not inside a git repository" in capsys.readouterr().err
+
+
+def test_a_hook_that_hangs_devloops_commit_is_stopped_with_everything_it_started(git_repo):
+    """The feature commit runs the user's hooks under a timeout: the hook and any process it
+    left behind are stopped as one group, and the commit reports it instead of hanging."""
+    import time
+
+    from devloop.git import repository
+    from devloop.proc import pid_alive
+
+    hook = git_repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text(f"#!/bin/sh\nsleep 60 &\necho $! > {git_repo / 'child.pid'}\nsleep 60\n")
+    hook.chmod(0o755)
+    (git_repo / "new.txt").write_text("x\n")
+    started = time.monotonic()
+    done = repository.commit(git_repo, "feat: x\n", paths=["new.txt"], timeout_s=1)
+    assert time.monotonic() - started < 20
+    assert not done.ok and "did not finish within 1 s" in done.output
+    child = int((git_repo / "child.pid").read_text())
+    deadline = time.monotonic() + 5
+    while pid_alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(child)

@@ -50,6 +50,7 @@ class Entry:
         return self.mode in ("100644", "100755")
 
 
+COMMIT_TIMEOUT_S = 3600.0  # the hooks of a commit, when the caller gives no limit
 _REV_PARSE = ["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-path", "hooks"]
 _DIFF_FILES = ["diff-files", "--raw", "-z", "--no-renames"]
 _DIFF_INDEX = ["diff-index", "--cached", "--raw", "-z", "--no-renames"]
@@ -341,21 +342,28 @@ def commit(
         git(["add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul"], top, input=listing)
     if git(["diff", "--cached", "--quiet"], cwd, check=False).returncode == 0:
         return CommitResult(False, None, "nothing to commit", nothing_to_commit=True)
-    try:
-        from devloop.redaction import scrubbed_environ
+    import tempfile
 
-        proc = subprocess.run(
-            _argv(["commit", "-q", "--file=-", "--cleanup=strip"]),  # not a step: git
-            cwd=cwd,
-            input=message.encode("utf-8"),
-            capture_output=True,
-            timeout=timeout_s,
+    from devloop import proc
+    from devloop.redaction import scrubbed_environ
+
+    # The hooks are the user's commands: run as one process group, stopped whole on timeout,
+    # their output capped (proc.run). The message goes through a file: proc.run has no stdin.
+    with tempfile.TemporaryDirectory(prefix="devloop-commit-") as scratch:
+        message_file = Path(scratch) / "message"
+        message_file.write_text(message, encoding="utf-8")
+        argv = _argv(["commit", "-q", f"--file={message_file}", "--cleanup=strip"])  # not a step
+        done = proc.run(
+            argv,
+            cwd,
+            timeout_s if timeout_s is not None else COMMIT_TIMEOUT_S,
             env={**scrubbed_environ(), **(hook_env or {})},
+            shown="git commit",
         )
-    except subprocess.TimeoutExpired:
+    output = done.output.strip()
+    if done.timed_out:
         return CommitResult(False, None, f"git commit did not finish within {timeout_s:g} s")
-    output = (proc.stdout + proc.stderr).decode("utf-8", "replace").strip()
-    if proc.returncode != 0:
+    if done.returncode != 0:
         return CommitResult(False, None, output)
     return CommitResult(True, head_commit(cwd), output)
 

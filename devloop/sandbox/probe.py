@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
+from devloop import proc
 from devloop.sandbox.runner import BWRAP_VARIABLE, OPT_OUT
 
 
@@ -43,34 +44,18 @@ def _probe(bwrap: str, platform: str) -> Probe:
             "(Debian/Ubuntu: `sudo apt-get install bubblewrap`; Fedora: `sudo dnf install "
             "bubblewrap`; Arch: `sudo pacman -S bubblewrap`), or " + OPT_OUT + ".",
         )
+    env = {"PATH": os.defpath}
     try:
-        version = subprocess.run(
-            [path, "--version"], capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-        trial = subprocess.run(
-            [
-                path,
-                "--unshare-all",
-                "--die-with-parent",
-                "--ro-bind",
-                "/",
-                "/",
-                "--proc",
-                "/proc",
-                "--dev",
-                "/dev",
-                "--",
-                "true",
-            ],  # fmt: skip
-            capture_output=True,
-            text=True,
-            timeout=20,
-            env={"PATH": os.defpath},
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        version = proc.run([path, "--version"], Path("/"), 10, env=env, shown="bwrap --version")
+        argv = [path, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+                "--proc", "/proc", "--dev", "/dev", "--", "true"]  # fmt: skip
+        trial = proc.run(argv, Path("/"), 20, env=env, shown="bwrap ... true")
+    except OSError as exc:
         return Probe(False, problem=f"bubblewrap ({path}) could not be run: {exc}. " + OPT_OUT)
     if trial.returncode != 0:
-        said = trial.stderr.strip() or f"exit {trial.returncode}"
+        said = trial.output.strip() or f"exit {trial.returncode}"
+        if trial.timed_out:
+            said = "it did not finish within 20 s"
         return Probe(
             False,
             problem=f"bubblewrap ({path}) cannot make a sandbox here: {said}. Unprivileged "
@@ -78,4 +63,4 @@ def _probe(bwrap: str, platform: str) -> Probe:
             "kernel.unprivileged_userns_clone=1`; on Ubuntu 24.04 and later, an AppArmor "
             "profile for bwrap), or " + OPT_OUT + ".",
         )
-    return Probe(True, version or "bubblewrap")
+    return Probe(True, version.output.strip() or "bubblewrap")
