@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from devloop.errors import ConfigError, UnknownStepError, did_you_mean
-from devloop.steps import TIERS
+from devloop.tiers import TIERS
 
 CONFIG_FILE = "devloop.toml"
 PYPROJECT = "pyproject.toml"

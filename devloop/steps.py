@@ -16,11 +16,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from devloop.errors import UnknownStepError, did_you_mean
+from devloop.tiers import FRONTIER, LIGHT, MID, SCRIPT, TIERS  # noqa: F401 (re-exported)
 
-# Model tiers, cheapest last. "script" is not a model tier: a plain program does the step.
-TIERS: tuple[str, ...] = ("frontier", "mid", "light")
-FRONTIER, MID, LIGHT = TIERS
-SCRIPT = "script"
 PHASES: tuple[str, ...] = ("plan", "build", "verify")
 
 # How the engine runs a step (loop/bodies.py has one body per kind):

@@ -3,8 +3,6 @@ cli/render.py prints these (or a rich table on a terminal), ROUTING.md is one of
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 
 Cell = str
@@ -43,6 +41,9 @@ def markdown(
 
 
 def csv_text(headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
+    import csv  # not at import time: the hooks render ROUTING.md and never a CSV
+    import io
+
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(headers)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import click
 
 from devloop.errors import DevloopError, UnknownStepError, UsageError
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 
 class StepType(click.ParamType):
