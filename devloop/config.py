@@ -169,6 +169,15 @@ class Config:
     def tier_override(self, step_key: str) -> str | None:
         return self.routing.steps.get(step_key)
 
+    def step_effort(self, step_key: str) -> str | None:
+        """The effort a step's calls ask for: [effort] in the config, else the step table's."""
+        if step_key in self.effort:
+            return self.effort[step_key]
+        from devloop.steps import STEPS
+
+        step = STEPS.get(step_key)
+        return step.effort if step is not None else None
+
 
 def to_dict(cfg: Config) -> dict[str, Any]:
     """The TOML-serialisable part of a config (for `devloop init`)."""

@@ -98,6 +98,10 @@ class Step:
     parallel_with: str | None = None  # runs side by side with this step
     demotable: bool = True  # an adaptive router may send it to a cheaper tier
     max_tokens: int = 16_000  # output tokens per call unless [loop] max_tokens says
+    # How hard the model works (output_config.effort) unless [effort] says: judgement on
+    # the frontier tier high, execution on the mid tier medium, triage and docs low. None:
+    # no model. Thinking counts against max_tokens, so max_tokens rises with effort.
+    effort: str | None = None
     projection: Projection = field(default_factory=Projection)
 
     @property
@@ -198,7 +202,8 @@ STEPS = StepTable(
             "Reads an unfamiliar codebase against the spec; everything later builds on what it finds.",
             "Missed constraints and wrong assumptions about the code propagate into every later step.",
             kind=NOTES, template="research", inputs=(("title", TITLE),),
-            projection=Projection(output=3_000),
+            max_tokens=24_000, projection=Projection(output=3_000),
+            effort="high",
         ),
         Step(
             2, "plan", "Plan", "plan", "llm", "frontier", False, False,
@@ -206,7 +211,8 @@ STEPS = StepTable(
             "A plausible plan with a broken interface or missed invariant; the build then implements it faithfully.",
             kind=NOTES, template="plan",
             inputs=(("title", TITLE), ("research", "research"), ("revision", REVISION)),
-            precheck=HAS_CONTRACT, max_tokens=24_000, projection=Projection(output=5_000),
+            precheck=HAS_CONTRACT, max_tokens=32_000, projection=Projection(output=5_000),
+            effort="high",
         ),
         Step(
             3, "validate-requirements", "Validate requirements", "plan", "llm", "frontier", True, False,
@@ -214,7 +220,8 @@ STEPS = StepTable(
             "Rubber-stamps a plan that skips a requirement; the gap surfaces only after the build.",
             kind=VERDICT, template="validate-requirements", inputs=(("plan", "plan"),),
             schema="verdict", artifact="json", gate="plan", parallel_with="validate-integration",
-            demotable=False, max_tokens=12_000, projection=Projection(output=1_500),
+            demotable=False, max_tokens=16_000, projection=Projection(output=1_500),
+            effort="high",
         ),
         Step(
             4, "validate-integration", "Validate integration", "plan", "llm", "frontier", True, False,
@@ -222,7 +229,8 @@ STEPS = StepTable(
             "Misses an incompatible interface change that breaks callers at integration time.",
             kind=VERDICT, template="validate-integration", inputs=(("plan", "plan"),),
             schema="verdict", artifact="json", gate="plan", parallel_with="validate-requirements",
-            demotable=False, max_tokens=12_000, projection=Projection(output=1_500),
+            demotable=False, max_tokens=16_000, projection=Projection(output=1_500),
+            effort="high",
         ),
         Step(
             5, "build-plan", "Build plan", "plan", "llm", "mid", False, False,
@@ -232,6 +240,7 @@ STEPS = StepTable(
             inputs=(("plan", "plan"), ("revision", REVISION)),
             schema="build_plan", artifact="json", precheck=HAS_TASKS,
             projection=Projection(output=3_000),
+            effort="medium",
         ),
         Step(
             6, "double-check", "Double-check", "plan", "llm", "frontier", False, False,
@@ -240,7 +249,8 @@ STEPS = StepTable(
             kind=VERDICT, template="double-check",
             inputs=(("plan", "plan"), ("build_plan", "build-plan")),
             schema="verdict", artifact="json", gate="build-plan", demotable=False,
-            max_tokens=12_000, projection=Projection(output=1_500),
+            max_tokens=16_000, projection=Projection(output=1_500),
+            effort="high",
         ),
         Step(
             7, "preflight", "Pre-flight", "build", "script", "script", False, False,
@@ -260,6 +270,7 @@ STEPS = StepTable(
             ),
             artifact="json",
             projection=Projection(calls=8, output=1_500, extra_input=8_000, per_task=True),
+            effort="medium",
         ),
         Step(
             9, "review", "Review", "build", "llm", "mid", False, False,
@@ -268,6 +279,7 @@ STEPS = StepTable(
             kind=FINDINGS, template="review", inputs=(("tasks", TASKS), ("diff", DIFF)),
             schema="findings", artifact="json", parallel_with="audit",
             projection=Projection(output=2_500),
+            effort="medium",
         ),
         Step(
             10, "audit", "Audit", "build", "llm", "frontier", True, False,
@@ -275,7 +287,8 @@ STEPS = StepTable(
             "Contract violations and subtle security or permission errors reach the commit.",
             kind=FINDINGS, template="audit", inputs=(("contract", CONTRACT), ("diff", DIFF)),
             schema="findings", artifact="json", parallel_with="review", demotable=False,
-            projection=Projection(output=2_500),
+            max_tokens=24_000, projection=Projection(output=2_500),
+            effort="high",
         ),
         Step(
             11, "remediate", "Remediate", "build", "llm", "mid", False, True,
@@ -284,6 +297,7 @@ STEPS = StepTable(
             kind=AGENT_FINDINGS, template="remediate", inputs=(("findings", FOUND),),
             artifact="json",
             projection=Projection(calls=6, output=1_200, extra_input=6_000, conditional=True),
+            effort="medium",
         ),
         Step(
             12, "e2e", "End-to-end tests", "verify", "mixed", "mid", False, False,
@@ -292,6 +306,7 @@ STEPS = StepTable(
             kind=SUITE, script_part="runs the full test suite", template="e2e",
             inputs=(("command", COMMAND), ("output", TEST_OUTPUT)), artifact="json",
             max_tokens=8_000, projection=Projection(output=1_500, conditional=True),
+            effort="low",
         ),
         Step(
             13, "final-remediate", "Final remediation", "verify", "llm", "mid", False, True,
@@ -300,6 +315,7 @@ STEPS = StepTable(
             kind=AGENT_SUITE, template="final-remediate", inputs=(("failure", TEST_OUTPUT),),
             artifact="json",
             projection=Projection(calls=6, output=1_200, extra_input=6_000, conditional=True),
+            effort="medium",
         ),
         Step(
             14, "commit", "Docs and commit", "verify", "mixed", "mid", False, True,
@@ -308,6 +324,7 @@ STEPS = StepTable(
             kind=DOCS_COMMIT, script_part="makes the commit", template="commit",
             inputs=(("summary", "build-plan"),), artifact="json",
             projection=Projection(calls=3, output=800, extra_input=4_000),
+            effort="low",
         ),
         Step(
             15, "smoke", "Smoke test", "verify", "script", "script", False, False,
@@ -317,6 +334,9 @@ STEPS = StepTable(
         ),
     ]
 )  # fmt: skip
+
+
+ESCALATION_EFFORT = "high"  # the frontier tier taking over a piece of work that failed
 
 
 def step_names() -> list[str]:

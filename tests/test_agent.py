@@ -226,6 +226,9 @@ def test_failing_twice_on_mid_escalates_to_a_fresh_frontier_conversation(harness
     assert "The same failure as the attempt before." in handover
     assert escalated["system"] == bodies[0]["system"]  # the same cached prefix
     assert "T1: escalating to the frontier tier, in a fresh conversation" in h.notes
+    # The mid tier works at the step's effort; the frontier tier taking over, at high.
+    efforts = [b.get("output_config", {}).get("effort") for b in bodies]
+    assert efforts == ["medium", "medium", "medium", "high", "high"]
 
 
 def test_failing_on_both_tiers_returns_not_ok_and_leaves_the_tree(harness, project):

@@ -127,15 +127,22 @@ class StepContext:
         )
 
     def call(
-        self, request: Request, *, tier: str | None = None, escalated_from: int | None = None
+        self,
+        request: Request,
+        *,
+        tier: str | None = None,
+        escalated_from: int | None = None,
+        effort: str | None = None,
     ) -> Reply:
-        """One model call for this step (default: the routed tier), through the Door."""
+        """One model call for this step (default: the routed tier and the step's effort),
+        through the Door."""
         return self.door.call(
             self.step.key,
             tier or self.tier,
             request,
             step_run_id=self.step_run_id,
             escalated_from=escalated_from,
+            effort=effort,
         )
 
     def render(self, template: str, **values: str) -> str:

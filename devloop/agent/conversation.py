@@ -26,6 +26,7 @@ from typing import Any
 from devloop.agent.contract import StepContext
 from devloop.agent.tools.workspace import ToolResult
 from devloop.config import AgentConfig
+from devloop.steps import ESCALATION_EFFORT
 
 FRONTIER = "frontier"
 REMINDER = (
@@ -134,7 +135,10 @@ def _attempt(
     last_failed: str | None = None  # the previous call, when it failed
     while True:
         reply = ctx.call(
-            ctx.request(messages, tools=work.tools), tier=tier, escalated_from=escalated_from
+            ctx.request(messages, tools=work.tools),
+            tier=tier,
+            escalated_from=escalated_from,
+            effort=ESCALATION_EFFORT if escalated_from is not None else None,
         )
         turns += 1
         result.turns += 1

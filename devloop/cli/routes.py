@@ -100,7 +100,7 @@ def routing_explain(ctx: click.Context, slug: str, as_json: bool) -> None:
         explain_mod.HEADERS,
         explain_mod.table_rows(runs),
         title=f"Routing of feature '{slug}'",
-        right={0, 6, 7},
+        right={0, 7, 8},
     )
     for line in explain_mod.detail_lines(runs):
         click.echo(line)

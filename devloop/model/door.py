@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from devloop.capabilities import capability
 from devloop.config import Config
 from devloop.errors import ApiError, BudgetExceeded, UnpricedModelError
 from devloop.ledger import (
@@ -129,14 +130,16 @@ class Door:
         *,
         step_run_id: int | None = None,
         escalated_from: int | None = None,
+        effort: str | None = None,
     ) -> Reply:
-        """Send one request for `step` on `tier`; retried once in a fresh request when the
+        """Send one request for `step` on `tier` (at `effort`, default the step's: see
+        `effort_for`); retried once in a fresh request when the
         answer comes back empty or unparsable, continued when it pauses. An answer recorded
         for exactly this request by a step run that was cut off is used instead of being
         bought again. Raises a ModelReplyError subclass, ApiError, BudgetExceeded or
         UsageError."""
         model = self.cfg.models.for_tier(tier)
-        params = build_params(request, model, self.cfg.effort.get(step))
+        params = build_params(request, model, effort_for(self.cfg, step, model, effort))
         reused = recovery.reuse(self, step, params, request.schema, step_run_id)
         if reused is not None:
             return reused
@@ -538,3 +541,14 @@ def min_cache_tokens(model: str) -> int:
 
     found = capability(model)
     return found.min_cache_tokens if found else DEFAULT_MIN_CACHE_TOKENS
+
+
+def effort_for(cfg: Config, step: str, model: str, asked: str | None = None) -> str | None:
+    """The effort a call sends: `asked` (an escalation), else the config's or the step
+    table's. A level the model does not take is not sent (its default applies); [effort] in
+    the config is checked against the models when it is loaded."""
+    level = asked or cfg.step_effort(step)
+    cap = capability(model)
+    if level is None or cap is None or cap.default_effort is None:
+        return None
+    return level if cap.accepts_effort(level) else None

@@ -37,6 +37,7 @@ class RunExplanation:
             "worker": route.get("worker", self.run.worker),
             "tier": route.get("tier", self.run.tier),
             "model": route.get("model", self.run.model),
+            "effort": route.get("effort"),
             "router": route.get("router", "rule"),
             "rule_tier": route.get("rule_tier"),
             "score": route.get("score"),
@@ -102,6 +103,7 @@ def table_rows(runs: list[RunExplanation]) -> list[list[str]]:
                 d["status"],
                 tier,
                 d["model"] or "-",
+                d["effort"] or "-",
                 d["router"],
                 _num(d["score"]),
                 _num(d["threshold"]),
@@ -111,7 +113,9 @@ def table_rows(runs: list[RunExplanation]) -> list[list[str]]:
     return rows
 
 
-HEADERS = ["#", "step", "status", "tier", "model", "router", "score", "threshold", "reason"]
+HEADERS = [
+    "#", "step", "status", "tier", "model", "effort", "router", "score", "threshold", "reason",
+]  # fmt: skip
 
 
 def detail_lines(runs: list[RunExplanation]) -> list[str]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from devloop.config import Config
-from devloop.steps import FRONTIER, LIGHT, MID, SCRIPT, STEPS, TIERS, Step
+from devloop.steps import ESCALATION_EFFORT, FRONTIER, LIGHT, MID, SCRIPT, STEPS, TIERS, Step
 from devloop.tables import markdown
 
 if TYPE_CHECKING:  # signals.py (git, regexes) loads only when an adaptive router runs
@@ -47,6 +47,7 @@ class Route:
     rule_tier: str | None = None  # what the rule router said (adaptive routes only)
     thresholds: tuple[float, float] | None = None  # (low, high) in force
     signals: Signals | None = None
+    effort: str | None = None  # output_config.effort its calls ask for (None: no model)
 
     def to_dict(self) -> dict[str, Any]:
         """The route as recorded in the ledger (step_runs.route_json) and state.json."""
@@ -56,6 +57,7 @@ class Route:
             "model": self.model,
             "router": self.router,
             "reason": self.reason,
+            "effort": self.effort,
             "score": self.score,
             "threshold": self.threshold,
         }
@@ -91,7 +93,7 @@ def rule_route(step: Step, cfg: Config) -> Route:
     else:
         tier = step.default_tier
         reason = step.why
-    return Route(step, tier, cfg.models.for_tier(tier), reason)
+    return Route(step, tier, cfg.models.for_tier(tier), reason, effort=cfg.step_effort(step.key))
 
 
 def decide(
@@ -198,11 +200,16 @@ def render_markdown(cfg: Config) -> str:
             worker += ", fresh context"
         if step.uses_tools:
             worker += ", tools"
-        cells = [str(step.number), f"`{step.key}`", step.phase, worker, model, route.reason]
-        rows.append([*cells, step.weaker_risk])
-    headers = ["#", "Step", "Phase", "Worker", "Model", "Why this worker"]
+        effort = route.effort or "-"
+        cells = [str(step.number), f"`{step.key}`", step.phase, worker, model, effort]
+        rows.append([*cells, route.reason, step.weaker_risk])
+    headers = ["#", "Step", "Phase", "Worker", "Model", "Effort", "Why this worker"]
     lines.append(markdown([*headers, "If a weaker worker does it"], rows).rstrip("\n"))
     lines += [
+        "",
+        "Effort is the `output_config.effort` a step's calls send (`[effort]` in the config",
+        "overrides it; a model that takes no such level gets its own default); the frontier",
+        f"tier taking over a failed piece of work asks for `{ESCALATION_EFFORT}`.",
         "",
         "Every model call is priced and written to the ledger next to its frontier baseline:",
         "what it would have cost in one all-frontier run, through one prompt cache.",
