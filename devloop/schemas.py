@@ -40,10 +40,21 @@ FINDING = _object(
     }
 )
 
+COVERAGE_STATUSES: tuple[str, ...] = ("covered", "partly", "missing")
+COVERAGE_ITEM = _object(
+    {
+        "item": _STRING,  # a requirement, an interface, a plan item
+        "where": _STRING,  # the plan section, the code location, the task ids
+        "status": {"type": "string", "enum": list(COVERAGE_STATUSES)},
+    }
+)
+
+# In the order the model writes it: it walks the items, then reports, then judges.
 VERDICT = _object(
     {
-        "verdict": {"type": "string", "enum": ["pass", "fail"]},
+        "coverage": {"type": "array", "items": COVERAGE_ITEM},
         "findings": {"type": "array", "items": FINDING},
+        "verdict": {"type": "string", "enum": ["pass", "fail"]},
     }
 )
 

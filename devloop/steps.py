@@ -44,6 +44,9 @@ DIFF = "diff"  # the run's diff against the base commit, bounded
 TASKS = "tasks"  # the build plan's tasks, with devloop's flags on the implementation
 TASK = "task"  # one task of the build plan
 FOUND = "found"  # the review and audit findings to fix
+NOTES_OF = "implementer-notes"  # the build agent's final word on each task
+DOCS = "docs"  # the documentation files, and the step that owns them
+EARLIER = "earlier"  # in a revision round: the findings the gate raised before, and declines
 COMMAND = "command"  # the test command
 TEST_OUTPUT = "test-output"  # the failing test output (and its triage, once there is one)
 
@@ -55,6 +58,9 @@ SOURCES = {
     TASKS: "the build plan's tasks",
     TASK: "one task of the build plan",
     FOUND: "the review and audit findings",
+    NOTES_OF: "the implementer's notes on each task",
+    DOCS: "who writes the documentation files",
+    EARLIER: "the earlier findings of a revision round",
     COMMAND: "the test command",
     TEST_OUTPUT: "the failing test output",
 }
@@ -102,6 +108,7 @@ class Step:
     # the frontier tier high, execution on the mid tier medium, triage and docs low. None:
     # no model. Thinking counts against max_tokens, so max_tokens rises with effort.
     effort: str | None = None
+    owns_docs: bool = False  # writes the [agent] docs_files; no other step touches them
     projection: Projection = field(default_factory=Projection)
 
     @property
@@ -210,7 +217,9 @@ STEPS = StepTable(
             "Architecture and the Integration Contract: the decisions that are costly to undo.",
             "A plausible plan with a broken interface or missed invariant; the build then implements it faithfully.",
             kind=NOTES, template="plan",
-            inputs=(("title", TITLE), ("research", "research"), ("revision", REVISION)),
+            inputs=(
+                ("title", TITLE), ("research", "research"), ("docs", DOCS), ("revision", REVISION),
+            ),
             precheck=HAS_CONTRACT, max_tokens=32_000, projection=Projection(output=5_000),
             effort="high",
         ),
@@ -218,7 +227,8 @@ STEPS = StepTable(
             3, "validate-requirements", "Validate requirements", "plan", "llm", "frontier", True, False,
             "An independent check of spec against plan needs the strongest reasoning and a fresh view.",
             "Rubber-stamps a plan that skips a requirement; the gap surfaces only after the build.",
-            kind=VERDICT, template="validate-requirements", inputs=(("plan", "plan"),),
+            kind=VERDICT, template="validate-requirements",
+            inputs=(("plan", "plan"), ("earlier", EARLIER)),
             schema="verdict", artifact="json", gate="plan", parallel_with="validate-integration",
             demotable=False, max_tokens=16_000, projection=Projection(output=1_500),
             effort="high",
@@ -227,7 +237,8 @@ STEPS = StepTable(
             4, "validate-integration", "Validate integration", "plan", "llm", "frontier", True, False,
             "Checks the plan against the real codebase: interfaces, callers, invariants.",
             "Misses an incompatible interface change that breaks callers at integration time.",
-            kind=VERDICT, template="validate-integration", inputs=(("plan", "plan"),),
+            kind=VERDICT, template="validate-integration",
+            inputs=(("plan", "plan"), ("earlier", EARLIER)),
             schema="verdict", artifact="json", gate="plan", parallel_with="validate-requirements",
             demotable=False, max_tokens=16_000, projection=Projection(output=1_500),
             effort="high",
@@ -237,7 +248,7 @@ STEPS = StepTable(
             "Turning an approved plan into ordered tasks is structured work the mid tier does well.",
             "Tasks with missing files or tests; caught by the double-check in step 6.",
             kind=TASK_LIST, template="build-plan",
-            inputs=(("plan", "plan"), ("revision", REVISION)),
+            inputs=(("plan", "plan"), ("docs", DOCS), ("revision", REVISION)),
             schema="build_plan", artifact="json", precheck=HAS_TASKS,
             projection=Projection(output=3_000),
             effort="medium",
@@ -247,7 +258,9 @@ STEPS = StepTable(
             "Last gate before tokens are spent on code: the build plan must cover the plan.",
             "A build plan that drops part of the plan goes to implementation unchallenged.",
             kind=VERDICT, template="double-check",
-            inputs=(("plan", "plan"), ("build_plan", "build-plan")),
+            inputs=(
+                ("plan", "plan"), ("build_plan", "build-plan"), ("docs", DOCS), ("earlier", EARLIER),
+            ),
             schema="verdict", artifact="json", gate="build-plan", demotable=False,
             max_tokens=16_000, projection=Projection(output=1_500),
             effort="high",
@@ -276,7 +289,7 @@ STEPS = StepTable(
             9, "review", "Review", "build", "llm", "mid", False, False,
             "Reads the diff for bugs, style and test gaps: a broad, pattern-heavy pass.",
             "Shallow findings; the frontier audit in step 10 covers the deep problems.",
-            kind=FINDINGS, template="review", inputs=(("tasks", TASKS), ("diff", DIFF)),
+            kind=FINDINGS, template="review", inputs=(("tasks", TASKS), ("notes", NOTES_OF), ("diff", DIFF)),
             schema="findings", artifact="json", parallel_with="audit",
             projection=Projection(output=2_500),
             effort="medium",
@@ -285,7 +298,7 @@ STEPS = StepTable(
             10, "audit", "Audit", "build", "llm", "frontier", True, False,
             "Audits the diff against the Integration Contract with a fresh context.",
             "Contract violations and subtle security or permission errors reach the commit.",
-            kind=FINDINGS, template="audit", inputs=(("contract", CONTRACT), ("diff", DIFF)),
+            kind=FINDINGS, template="audit", inputs=(("contract", CONTRACT), ("docs", DOCS), ("notes", NOTES_OF), ("diff", DIFF)),
             schema="findings", artifact="json", parallel_with="review", demotable=False,
             max_tokens=24_000, projection=Projection(output=2_500),
             effort="high",
@@ -294,7 +307,7 @@ STEPS = StepTable(
             11, "remediate", "Remediate", "build", "llm", "mid", False, True,
             "Fixes concrete findings with locations and suggestions: well-scoped edits.",
             "Findings left unfixed; the full suite in step 12 and the gates after it catch regressions.",
-            kind=AGENT_FINDINGS, template="remediate", inputs=(("findings", FOUND),),
+            kind=AGENT_FINDINGS, template="remediate", inputs=(("findings", FOUND), ("contract", CONTRACT)),
             artifact="json",
             projection=Projection(calls=6, output=1_200, extra_input=6_000, conditional=True),
             effort="medium",
@@ -304,7 +317,8 @@ STEPS = StepTable(
             "The suite is a script; only a failing run needs a model to triage the output.",
             "Misread failure output sends remediation the wrong way; the suite re-runs after each fix.",
             kind=SUITE, script_part="runs the full test suite", template="e2e",
-            inputs=(("command", COMMAND), ("output", TEST_OUTPUT)), artifact="json",
+            inputs=(("command", COMMAND), ("output", TEST_OUTPUT), ("diff", DIFF)),
+            artifact="json",
             max_tokens=8_000, projection=Projection(output=1_500, conditional=True),
             effort="low",
         ),
@@ -322,7 +336,7 @@ STEPS = StepTable(
             "Docs are routine writing; the commit itself is made by a script, never a model.",
             "Thin or inaccurate docs; the commit message is built without a model either way.",
             kind=DOCS_COMMIT, script_part="makes the commit", template="commit",
-            inputs=(("summary", "build-plan"),), artifact="json",
+            inputs=(("summary", "build-plan"),), artifact="json", owns_docs=True,
             projection=Projection(calls=3, output=800, extra_input=4_000),
             effort="low",
         ),

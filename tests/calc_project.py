@@ -69,7 +69,7 @@ Add one function and its test.
 ### Invariants
 - add() is unchanged
 """
-PASS = {"verdict": "pass", "findings": []}
+PASS = {"coverage": [], "findings": [], "verdict": "pass"}
 
 
 def build_plan(files: list[dict]) -> dict:

@@ -52,14 +52,14 @@ Add one function.
 ## Tests
 - tests/test_app.py
 """
-PASS = {"verdict": "pass", "findings": []}
+PASS = {"coverage": [], "findings": [], "verdict": "pass"}
 FINDING = {
     "severity": "high",
     "location": "plan: Tests",
     "problem": "no test for the return value of goodbye",
     "suggestion": "assert goodbye() == 'bye'",
 }
-FAIL = {"verdict": "fail", "findings": [FINDING]}
+FAIL = {"coverage": [], "findings": [FINDING], "verdict": "fail"}
 
 
 def build_plan(path: str = "src/app.py", action: str = "modify") -> dict:
@@ -211,6 +211,7 @@ class FakeAgent:
         app = ctx.root / "src" / "app.py"
         app.write_text(app.read_text() + "\n\ndef goodbye():\n    return 'bye'\n")
         task = {"id": "T1", "attempts": 1, "first_attempt_pass": True, "escalated": False}
+        task["summary"] = "Added goodbye(); tests/conftest.py also had to change, for the path."
         return StepOutcome(True, "added goodbye()", ["src/app.py"], {"tasks": [task]})
 
     def remediate(self, ctx, findings):
@@ -221,6 +222,7 @@ class FakeAgent:
 
     def final_remediate(self, ctx, failure):
         self.calls.append("final-remediate")
+        self.failure = failure
         (ctx.root / "fixed").write_text("yes\n")
         return StepOutcome(True, "fixed the suite", ["fixed"], {"failure": failure[:200]})
 

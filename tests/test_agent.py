@@ -356,6 +356,8 @@ def test_remediation_is_one_conversation_most_severe_first(harness, project):
     shown = texts(h.bodies("remediate")[0]["messages"][0])
     assert shown.index("[high]") < shown.index("[low]") and "1. (audit) [high]" in shown
     assert f"- tests: `{TEST}`" in shown and "- lint:" in shown
+    # A finding about a contract item is judged against the contract, which comes with it.
+    assert "<contract>\n## Integration Contract\n- `mul(a, b)` in src/calc.py\n</contract>" in shown
 
 
 def test_final_remediation_checks_the_full_suite(harness, project):

@@ -113,7 +113,10 @@ def test_the_worst_case_includes_the_cache_write_premium(harness):
 
 def test_concurrent_calls_share_one_ceiling(harness):
     """Two threads, one ceiling that fits either call but not both: one request is sent."""
-    answer = {"json": {"verdict": "pass", "findings": []}, "delay": 1.0}  # 1 s generating
+    answer = {
+        "json": {"coverage": [], "findings": [], "verdict": "pass"},
+        "delay": 1.0,
+    }  # 1 s generating
     h = harness({"validate-requirements": [answer, answer]})
     request = ask(schema={"type": "object", "properties": {}, "additionalProperties": True})
     params = model.build_params(request, OPUS, None)

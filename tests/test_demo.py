@@ -290,3 +290,30 @@ def test_a_users_key_and_base_url_are_never_used_or_written(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     for path in (p for p in target.rglob("*") if p.is_file()):
         assert key.encode() not in path.read_bytes(), path
+
+
+def _literal_audit(prompt: str) -> list[str]:
+    """What an auditor that follows audit.md to the letter reports as "a listed file left
+    unchanged": the contract's Files the diff does not touch, less the files another step
+    owns (the docs, per the prompt's own statement)."""
+    contract = prompt.split("<contract>", 1)[1].split("</contract>", 1)[0]
+    files_part = contract.split("### Files", 1)[1].split("###", 1)[0]
+    listed = re.findall(r"^- (\S+)", files_part, re.M)
+    diff = prompt.split("<diff>", 1)[1].split("</diff>", 1)[0]
+    touched = set(re.findall(r"^diff --git a/(\S+) b/", diff, re.M))
+    owned = re.search(r"Documentation \(([^)]*)\) belongs to step", prompt)
+    others = {name.strip() for name in owned[1].split(",")} if owned else set()
+    return [f for f in listed if f not in touched and f not in others]
+
+
+def test_an_audit_that_follows_its_template_literally_finds_no_docs_to_flag(finished):
+    repo, result = finished
+    assert result.returncode == 0, result.stderr
+    transcripts = repo / ".devloop" / "features" / "stop-words" / "transcripts"
+    (audit,) = [json.loads(p.read_text()) for p in sorted(transcripts.glob("*-audit.json"))]
+    (message,) = audit["request"]["messages"]
+    content = message["content"]
+    prompt = content if isinstance(content, str) else "".join(b["text"] for b in content)
+    assert "Documentation (README.md, CHANGELOG.md) belongs to step 14" in prompt
+    assert "README.md" not in prompt.split("<contract>", 1)[1].split("</contract>", 1)[0]
+    assert _literal_audit(prompt) == []

@@ -397,6 +397,14 @@ def test_full_run_commits_with_trailers_and_costs_add_up(repo, sim, devloop, age
     (audit,) = s.bodies("audit")
     assert len(audit["messages"]) == 1 and "+def goodbye():" in audit["messages"][0]["content"]
     assert "goodbye() -> str" in audit["messages"][0]["content"]
+    # Review and audit hear what the implementer said; the audit, who owns the docs.
+    notes = "T1: Added goodbye(); tests/conftest.py also had to change, for the path."
+    (review,) = s.bodies("review")
+    assert notes in review["messages"][0]["content"] and notes in audit["messages"][0]["content"]
+    assert (
+        "Documentation (README.md, CHANGELOG.md) belongs to step 14"
+        in (audit["messages"][0]["content"])
+    )
     # `devloop cost` totals are the sum of the ledger's rows.
     cost = devloop(repo, "cost", SLUG, "--format", "json")
     total = json.loads(cost.out)["total"]
@@ -419,10 +427,13 @@ def test_failing_suite_is_triaged_and_fixed_by_final_remediation(repo, sim, devl
     result = devloop(repo, "feature", "specs/goodbye.md")
     assert result.code == 0, result
     assert agent.calls == ["implement", "remediate:1", "final-remediate", "write-docs"]
+    assert "Files this change touched (against the base commit):\n- src/app.py" in agent.failure
     assert s.count("e2e") == 1
     triage_prompt = s.bodies("e2e")[0]["messages"][0]["content"]
     assert "test -f fixed" in triage_prompt
     assert "1 failed: test_goodbye" in triage_prompt  # the suite's own output, not a summary
+    assert "<diff>\ndiff --git a/src/app.py b/src/app.py" in triage_prompt  # what changed
+    assert "+def goodbye():" in triage_prompt
     e2e = json.loads((feature_dir(repo) / "12-e2e.json").read_text())
     assert "1 failed: test_goodbye" in e2e["check"]["output"]
     assert (feature_dir(repo) / "12-e2e.md").read_text().startswith("## Failures")

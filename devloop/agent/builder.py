@@ -115,7 +115,7 @@ class Agent:
         listed = "\n".join(
             f"{i}. ({f.source or 'finding'}) {f.line()}" for i, f in enumerate(ordered, 1)
         )
-        prompt = ctx.render(ctx.step.template, findings=listed)
+        prompt = ctx.render(ctx.step.template, findings=listed, contract=ctx.contract.strip())
         checks = Checks(ctx.cfg.commands.test, lint=True)
         return self._single(ctx, "remediation", prompt, checks, f"{len(ordered)} finding(s)")
 

@@ -16,7 +16,7 @@ from devloop.agent.contract import StepContext, StepOutcome
 from devloop.loop import commit, gates, inputs, preflight
 from devloop.loop.events import StepFailed
 from devloop.loop.feature_run import FeatureRun, Produced, to_json
-from devloop.schemas import SEVERITIES, BuildPlan, findings_of
+from devloop.schemas import COVERAGE_STATUSES, SEVERITIES, BuildPlan, findings_of
 from devloop.state import SKIPPED
 from devloop.steps import (
     AGENT_FINDINGS,
@@ -53,8 +53,10 @@ def notes(run: FeatureRun, step: Step, run_id: int) -> Produced:
 def verdict(run: FeatureRun, step: Step, run_id: int) -> Produced:
     reply = run.call(step, run_id, inputs.values(run, step), schema=schema_of(step))
     found = findings_of(reply.data, step.key)
+    rows = reply.data.get("coverage") or []
     result = {
         "verdict": "fail" if gates.verdict_failed(reply.data, found) else "pass",
+        "coverage": {s: sum(1 for r in rows if r.get("status") == s) for s in COVERAGE_STATUSES},
         "findings": len(found),
         "blocking": sum(1 for f in found if f.at_least(gates.BLOCKING)),
         "call": reply.call_id,
@@ -223,11 +225,14 @@ def agent_suite(run: FeatureRun, step: Step, run_id: int) -> Produced:
         return Produced(None, None, {"summary": summary}, status=SKIPPED)
     check = run.read_json(suite_step)["check"]
     output = inputs.bounded(inputs.check_text(check), inputs.MAX_OUTPUT_TOKENS, "output")
+    touched = inputs.changed_files(inputs.diff(run))
     failure = "\n\n".join(
         [
             f"Command: `{run.cfg.commands.test}`",
             "Output:\n" + output,
             "Triage:\n" + run.read(run.artifact(suite_step, "md")).strip(),
+            "Files this change touched (against the base commit):\n"
+            + ("\n".join(f"- {p}" for p in touched) or "- (none)"),
         ]
     )
     ctx = agent_context(run, step, run_id)

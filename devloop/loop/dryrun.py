@@ -23,9 +23,10 @@ from devloop.config import Config
 from devloop.errors import ApiError
 from devloop.loop import projection, prompts
 from devloop.loop.bodies import schema_of
+from devloop.loop.inputs import docs_owner
 from devloop.loop.start import load_spec, repo_head
 from devloop.routing import signals as signals_mod
-from devloop.steps import COMMAND, REVISION, SOURCES, STEPS, TITLE
+from devloop.steps import COMMAND, DOCS, EARLIER, REVISION, SOURCES, STEPS, TITLE
 
 
 @dataclass
@@ -108,6 +109,8 @@ def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> 
     system, *context = prompts.prefix_texts(cfg, spec)
     prompts_dir = root / state_mod.DEVLOOP_DIR / "dry-run" / spec.slug
     known = {TITLE: spec.title, REVISION: "", COMMAND: cfg.commands.test or "(no test command)"}
+    known[DOCS] = docs_owner(cfg)
+    known[EARLIER] = ""  # a first round
     cache, base_cache = projection.CacheModel(), projection.CacheModel()
     items = []
     prefix_tokens = 0

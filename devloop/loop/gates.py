@@ -23,6 +23,7 @@ from devloop.state import FeatureState, StepState
 from devloop.steps import HAS_CONTRACT, HAS_TASKS, STEPS, Step
 
 BLOCKING = "high"  # a verdict step fails when it says so, or has a finding this severe
+DECLINED_HEADING = "Declined findings"  # where a revised plan says which findings it rejects
 
 
 def precheck(run: FeatureRun, target: Step) -> list[Finding]:
@@ -45,7 +46,10 @@ def precheck(run: FeatureRun, target: Step) -> list[Finding]:
 
 
 def verdict_failed(data: dict, found: list[Finding]) -> bool:
-    return data["verdict"] == "fail" or any(f.at_least(BLOCKING) for f in found)
+    """A verdict fails when it says so, has a blocking finding, or marks an item missing:
+    the model cannot pass what its own coverage table says is not there."""
+    missing = any(row.get("status") == "missing" for row in data.get("coverage") or [])
+    return data["verdict"] == "fail" or missing or any(f.at_least(BLOCKING) for f in found)
 
 
 def gate_findings(run: FeatureRun, verdicts: list[Step]) -> list[Finding]:
@@ -53,8 +57,23 @@ def gate_findings(run: FeatureRun, verdicts: list[Step]) -> list[Finding]:
     out: list[Finding] = []
     for step in verdicts:
         if run.state.step(step.key).result.get("verdict") == "fail":
-            out += findings_of(run.read_json(step), step.key)
+            out += failed_verdict_findings(run.read_json(step), step)
     return sorted(out, key=lambda f: SEVERITIES.index(f.severity))
+
+
+def failed_verdict_findings(data: dict, step: Step) -> list[Finding]:
+    """What a failed verdict sends back: its findings, an item its coverage marks missing
+    (critical), and when it names nothing, that it failed without saying why."""
+    found = findings_of(data, step.key)
+    for row in data.get("coverage") or []:
+        if row.get("status") == "missing":
+            problem = f"not covered: {row.get('item', '?')}"
+            fix = "cover it, or decline this finding with the reason"
+            found.append(Finding("critical", str(row.get("where") or "-"), problem, fix, step.key))
+    if not found:
+        problem = "the verdict is fail but names no finding"
+        found.append(Finding("high", step.title.lower(), problem, "-", source=step.key))
+    return found
 
 
 def revision_block(run: FeatureRun, step: Step) -> str:
@@ -71,6 +90,29 @@ def revision_block(run: FeatureRun, step: Step) -> str:
             "previous": previous.strip(),
             "findings": "\n".join(f"- {f.line()}" for f in findings),
         },
+    )
+
+
+def earlier_findings(run: FeatureRun, step: Step) -> str:
+    """For a verdict step in a revision round: what the gate found before, and what the
+    reviser declined and why, so the validator confirms those instead of starting over."""
+    target = STEPS.get(step.gate or "")
+    revision = run.state.revision.get(target.key) if target else None
+    if not revision:
+        return ""
+    earlier = [Finding.from_dict(f) for f in revision["findings"]]
+    lines = "\n".join(f"- ({f.source}) {f.line()}" for f in earlier)
+    declined = ""
+    if target.artifact == "md":
+        section = prompts.section(run.read(run.artifact(target)), DECLINED_HEADING)
+        declined = (
+            f"\n\nThe author declined some of them, with reasons:\n{section}" if section else ""
+        )
+    return (
+        f"This is revision round {revision['round']} of the {target.title.lower()}. The previous "
+        f"version drew these findings:\n{lines}{declined}\n\nFor each, confirm it is resolved "
+        "or report it again (a decline you accept is resolved). Report a new finding only at "
+        "critical or high severity."
     )
 
 

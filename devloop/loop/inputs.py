@@ -13,6 +13,7 @@ from typing import Any
 
 from devloop import checks, tokens
 from devloop import state as state_mod
+from devloop.config import Config
 from devloop.git import repository
 from devloop.loop import gates
 from devloop.loop.events import StepFailed
@@ -22,6 +23,10 @@ from devloop.steps import (
     COMMAND,
     CONTRACT,
     DIFF,
+    DOCS,
+    EARLIER,
+    FINDINGS,
+    NOTES_OF,
     REVISION,
     STEPS,
     TASK_LIST,
@@ -32,6 +37,7 @@ from devloop.steps import (
 
 MAX_DIFF_TOKENS = 60_000  # the diff shown to review and audit
 MAX_OUTPUT_TOKENS = 8_000  # test output shown to triage and final remediation
+MAX_NOTES_TOKENS = 2_000  # the implementer's notes shown to review and audit
 OUTPUT_TAIL_LINES = 200
 EXCLUDE = (state_mod.DEVLOOP_DIR,)  # never mapped, diffed or committed
 
@@ -54,7 +60,14 @@ def source_text(run: FeatureRun, step: Step, source: str) -> str:
     if source == CONTRACT:
         return run.contract().strip()
     if source == DIFF:
-        return bounded(diff_text(run), MAX_DIFF_TOKENS, "diff")
+        text = diff_text(run) if step.kind == FINDINGS else (diff(run) or "(no changes)\n")
+        return bounded(text, MAX_DIFF_TOKENS, "diff")
+    if source == NOTES_OF:
+        return implementer_notes(run)
+    if source == DOCS:
+        return docs_owner(run.cfg)
+    if source == EARLIER:
+        return gates.earlier_findings(run, step)
     if source == TASKS:
         return run.build_plan().markdown().strip() + tampered_note(run)
     if source == COMMAND:
@@ -78,6 +91,17 @@ def diff(run: FeatureRun) -> str:
     )
 
 
+def changed_files(diff_text: str) -> list[str]:
+    """The paths a unified diff touches, in order."""
+    paths = []
+    for line in diff_text.splitlines():
+        if line.startswith("diff --git a/"):
+            path = line.split(" b/", 1)[-1]
+            if path not in paths:
+                paths.append(path)
+    return paths
+
+
 def diff_text(run: FeatureRun) -> str:
     text = diff(run)
     if not text.strip():
@@ -86,6 +110,30 @@ def diff_text(run: FeatureRun) -> str:
             f"{run.state.base_commit[:12]}."
         )
     return text
+
+
+def implementer_notes(run: FeatureRun) -> str:
+    """The build agent's final reply on each task: what it did, and any file it had to
+    change beyond its task, and why (the implement template asks it to say so)."""
+    data = run.read_json(STEPS.first_of_kind(AGENT_TASKS))
+    tasks = [t for t in (data.get("details") or {}).get("tasks") or [] if isinstance(t, dict)]
+    lines = [f"- {t.get('id', '?')}: {str(t.get('summary') or '').strip()}" for t in tasks]
+    text = "\n".join(line for line in lines if not line.endswith(": "))
+    return bounded(text or "(none recorded)", MAX_NOTES_TOKENS, "notes")
+
+
+def docs_owner(cfg: Config) -> str:
+    """Who writes the documentation files: one owner, so no other step plans, audits or
+    edits them."""
+    owner = next((s for s in STEPS if s.owns_docs), None)
+    files = ", ".join(cfg.agent.docs_files)
+    if owner is None or not files:
+        return "No step writes documentation files in this run."
+    return (
+        f"Documentation ({files}) belongs to step {owner.number} ({owner.title.lower()}), "
+        "which updates it after the code is reviewed. Leave those files out of the Integration "
+        "Contract's Files, the tasks and the findings: them being unchanged here is expected."
+    )
 
 
 def tampered_note(run: FeatureRun) -> str:

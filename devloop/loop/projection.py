@@ -23,9 +23,12 @@ from devloop.steps import (
     COMMAND,
     CONTRACT,
     DIFF,
+    DOCS,
+    EARLIER,
     FINDINGS,
     FOUND,
     HAS_CONTRACT,
+    NOTES_OF,
     REVISION,
     STEPS,
     TASK,
@@ -41,7 +44,8 @@ from devloop.steps import (
 ASSUMED_DIFF_TOKENS = 6_000
 ASSUMED_TEST_OUTPUT_TOKENS = 2_000
 ASSUMED_TASKS = 4  # tasks in a build plan that does not exist yet
-KNOWN_SOURCES = (TITLE, REVISION, COMMAND)  # text the run has from the start
+ASSUMED_NOTES_TOKENS = 300  # the implementer's notes on its tasks
+KNOWN_SOURCES = (TITLE, REVISION, COMMAND, DOCS, EARLIER)  # text the run has from the start
 
 
 def assumed_tokens(source: str) -> int:
@@ -58,6 +62,7 @@ def assumed_tokens(source: str) -> int:
         FOUND: sum(s.projection.output for s in STEPS.of_kind(FINDINGS)),
         DIFF: ASSUMED_DIFF_TOKENS,
         TEST_OUTPUT: ASSUMED_TEST_OUTPUT_TOKENS,
+        NOTES_OF: ASSUMED_NOTES_TOKENS,
     }
     return sizes.get(source, 0)
 
