@@ -107,6 +107,8 @@ class LoopConfig:
     max_revisions: int = 2
     spec_max_bytes: int = 200_000
     project_map_tokens: int = 4_000
+    # The contract's files shown to validate-integration, review and audit, in all.
+    code_tokens: int = 12_000
     max_tokens: dict[str, int] = field(default_factory=dict)  # step -> max output tokens per call
     remediate_severity: str = "high"  # step 11 fixes review/audit findings at or above this
 

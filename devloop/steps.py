@@ -46,6 +46,7 @@ TASK = "task"  # one task of the build plan
 FOUND = "found"  # the review and audit findings to fix
 NOTES_OF = "implementer-notes"  # the build agent's final word on each task
 DOCS = "docs"  # the documentation files, and the step that owns them
+CODE = "code"  # the files the Integration Contract names, as they are now, bounded
 EARLIER = "earlier"  # in a revision round: the findings the gate raised before, and declines
 COMMAND = "command"  # the test command
 TEST_OUTPUT = "test-output"  # the failing test output (and its triage, once there is one)
@@ -61,6 +62,7 @@ SOURCES = {
     NOTES_OF: "the implementer's notes on each task",
     DOCS: "who writes the documentation files",
     EARLIER: "the earlier findings of a revision round",
+    CODE: "the contract's files as they are",
     COMMAND: "the test command",
     TEST_OUTPUT: "the failing test output",
 }
@@ -238,7 +240,7 @@ STEPS = StepTable(
             "Checks the plan against the real codebase: interfaces, callers, invariants.",
             "Misses an incompatible interface change that breaks callers at integration time.",
             kind=VERDICT, template="validate-integration",
-            inputs=(("plan", "plan"), ("earlier", EARLIER)),
+            inputs=(("plan", "plan"), ("code", CODE), ("earlier", EARLIER)),
             schema="verdict", artifact="json", gate="plan", parallel_with="validate-requirements",
             demotable=False, max_tokens=16_000, projection=Projection(output=1_500),
             effort="high",
@@ -289,7 +291,7 @@ STEPS = StepTable(
             9, "review", "Review", "build", "llm", "mid", False, False,
             "Reads the diff for bugs, style and test gaps: a broad, pattern-heavy pass.",
             "Shallow findings; the frontier audit in step 10 covers the deep problems.",
-            kind=FINDINGS, template="review", inputs=(("tasks", TASKS), ("notes", NOTES_OF), ("diff", DIFF)),
+            kind=FINDINGS, template="review", inputs=(("tasks", TASKS), ("notes", NOTES_OF), ("code", CODE), ("diff", DIFF)),
             schema="findings", artifact="json", parallel_with="audit",
             projection=Projection(output=2_500),
             effort="medium",
@@ -298,7 +300,10 @@ STEPS = StepTable(
             10, "audit", "Audit", "build", "llm", "frontier", True, False,
             "Audits the diff against the Integration Contract with a fresh context.",
             "Contract violations and subtle security or permission errors reach the commit.",
-            kind=FINDINGS, template="audit", inputs=(("contract", CONTRACT), ("docs", DOCS), ("notes", NOTES_OF), ("diff", DIFF)),
+            kind=FINDINGS, template="audit", inputs=(
+                ("contract", CONTRACT), ("docs", DOCS), ("notes", NOTES_OF), ("code", CODE),
+                ("diff", DIFF),
+            ),
             schema="findings", artifact="json", parallel_with="review", demotable=False,
             max_tokens=24_000, projection=Projection(output=2_500),
             effort="high",

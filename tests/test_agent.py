@@ -492,3 +492,119 @@ def test_agent_config_errors_name_the_key(agent_table, message):
     with pytest.raises(config.ConfigError) as caught:
         config.parse({"agent": agent_table})
     assert message in caught.value.message
+
+
+def test_a_task_whose_declared_files_are_unchanged_fails_its_check(harness, project):
+    """The suite passes on untouched code: that proves nothing, so the task is told to make
+    its change, and it fails when it never does."""
+    task = mul_task(tests=())
+    h = harness({"implement": [{"text": "Nothing to do.", "times": 4}]})
+    ctx = h.ctx("implement", (task,))
+    outcome = builder.create(ctx.cfg).implement(ctx, [task])
+    assert not outcome.ok
+    assert "None of the files this task declares changed: src/calc.py" in outcome.summary
+    retry = texts(h.bodies("implement")[1]["messages"][-1])
+    assert "Edit the files the task declares." in retry
+    assert "Do not edit, skip or weaken" not in retry
+
+
+def test_the_reminder_fits_what_failed_and_what_the_work_may_change():
+    from devloop.agent.worktree import Checks
+
+    fixed = Checks("pytest -q", lint=True)
+    own = Checks("pytest -q", lint=True, editable_tests=("tests/test_calc.py",))
+    any_test = Checks("pytest -q", lint=False, editable_tests=("*",))
+    failed = "$ pytest -q\n[exit code 1]\nAssertionError"
+    assert "Do not edit, skip or weaken a test" in fixed.advice(failed)
+    assert "this task's own tests (tests/test_calc.py)" in own.advice(failed)
+    assert "Do not edit" not in own.advice(failed)
+    assert "Change a test only when the test itself is wrong" in any_test.advice(failed)
+    missing = "The task's test files do not exist yet: tests/test_new.py. Write them."
+    assert fixed.advice(missing).startswith("Write the task's test files first")
+    lint = "$ ruff check src/calc.py\n[1 problem]\nsrc/calc.py:1: F401"
+    assert fixed.advice(lint).startswith("Fix what lint reports")
+    assert "weaken" not in fixed.advice(lint)
+
+
+def _extra_task() -> Task:
+    return Task(
+        id="T2",
+        title="Add an extra module",
+        description="Create src/extra.py with EXTRA = 1.",
+        files=(FileChange("src/extra.py", "create"),),
+        acceptance=("EXTRA == 1",),
+        tests=(),
+    )
+
+
+def test_escalation_sees_only_this_tasks_work_and_the_opening_what_came_before(harness, project):
+    (project / "tests" / "test_calc.py").write_text(TESTS + MUL_TEST)
+    git(project, "commit", "-qam", "test: mul")
+    make_extra = edit("create", "src/extra.py", file_text="EXTRA = 1\n")
+    h = harness(
+        {
+            "implement": [
+                {"tool_use": ADD_MUL},
+                {"text": "src/calc.py: added mul(); I assumed ints only."},  # T1 passes
+                {"text": "Nothing needed."},  # T2 on mid, twice: declared file unchanged
+                {"text": "Still nothing."},
+                {"tool_use": make_extra},  # the frontier takes over
+                {"text": "src/extra.py: created"},
+            ]
+        }
+    )
+    first, second = mul_task(), _extra_task()
+    ctx = h.ctx("implement", (first, second))
+    outcome = builder.create(ctx.cfg).implement(ctx, [first, second])
+    assert outcome.ok, outcome.summary
+    bodies = h.bodies("implement")
+    opening_t2 = texts(bodies[2]["messages"][0])
+    assert "Earlier tasks of this build plan, done and checked:" in opening_t2
+    assert "- T1 (src/calc.py): src/calc.py: added mul(); I assumed ints only." in opening_t2
+    assert "Nobody will answer a question" in opening_t2
+    handover = texts(bodies[4]["messages"][0])
+    assert "The earlier attempts changed no file." in handover
+    assert "def mul" not in handover.split("Another model")[1]  # T1's work is not shown
+    assert bodies[4]["output_config"]["effort"] == "high"
+
+
+def test_an_agent_turn_cut_off_at_max_tokens_is_sent_again_once_with_more_room(harness, project):
+    (project / "tests" / "test_calc.py").write_text(TESTS + MUL_TEST)
+    git(project, "commit", "-qam", "test: mul")
+    h = harness(
+        {
+            "implement": [
+                {"text": "Let me think about mul at length...", "stop_reason": "max_tokens"},
+                {"tool_use": ADD_MUL},
+                {"text": "src/calc.py: added mul()"},
+            ]
+        }
+    )
+    task = mul_task()
+    ctx = h.ctx("implement", (task,))
+    outcome = builder.create(ctx.cfg).implement(ctx, [task])
+    assert outcome.ok, outcome.summary
+    first, again, _ = h.bodies("implement")
+    assert again["max_tokens"] == 2 * first["max_tokens"]
+    assert again["messages"] == first["messages"]  # the same turn, not a new one
+    assert "a turn was cut off at max_tokens" in " ".join(h.notes)
+    assert len(h.calls()) == 3  # the cut-off turn was billed and is in the ledger
+
+
+def test_a_tasks_test_commands_are_run_and_prose_is_not(project):
+    from devloop.agent.worktree import Checks, task_commands
+    from devloop.sandbox import default_runner
+
+    task = mul_task(
+        tests=(
+            "tests/test_calc.py",
+            "python3 -c 'import sys; sys.exit(3)'",
+            "the existing tests pass unchanged",
+        )
+    )
+    assert task_commands(task) == ["python3 -c 'import sys; sys.exit(3)'"]
+    cfg = config.load(project)
+    checks = Checks("", lint=False, commands=tuple(task_commands(task)))
+    failure = checks.run(cfg, ["src/calc.py"], default_runner(cfg))
+    assert failure is not None and "[exit code 3]" in failure
+    assert "the task's own check: `python3 -c" in checks.describe(cfg)

@@ -59,3 +59,47 @@ def test_a_requirement_marked_missing_fails_the_gate_whatever_the_verdict_says(r
     assert state["steps"]["validate-requirements"]["result"]["coverage"]["missing"] == 0
     assert server.count("plan") == 2  # the plan went back once, with the missing item
     assert "not covered: goodbye() returns 'bye'" in _text(server.bodies("plan")[1])
+
+
+def test_validate_integration_sees_the_contracts_files_before_and_review_and_audit_after(
+    repo, sim, devloop, agent
+):
+    from loop_harness import build_phase
+
+    server = sim({**plan_phase(), **build_phase()})
+    assert devloop(repo, "feature", "specs/goodbye.md").code == 0
+    (integration,) = (_text(b) for b in server.bodies("validate-integration"))
+    code = integration.split("<code>", 1)[1].split("</code>", 1)[0]
+    assert "### src/app.py" in code and "def hello():\n    return 'hi'" in code
+    assert "goodbye" not in code  # before the build
+    for step in ("review", "audit"):
+        (prompt,) = (_text(b) for b in server.bodies(step))
+        after = prompt.split("<code>", 1)[1].split("</code>", 1)[0]
+        assert "def goodbye():\n    return 'bye'" in after, step
+
+
+def test_a_file_too_large_for_its_share_is_shown_by_its_definitions(tmp_path):
+    from devloop.loop.code_view import contract_paths, files_view
+
+    big = "\n".join(f"def f{i}(a, b):\n    return a + b + {i}\n" for i in range(400))
+    (tmp_path / "big.py").write_text(big)
+    (tmp_path / "small.py").write_text("X = 1\n")
+    contract = (
+        "## Integration Contract\n### Files\n- `small.py`\n- big.py\n- new.py\n### Invariants\n"
+    )
+    paths = contract_paths(contract)
+    assert paths == ["small.py", "big.py", "new.py"]
+    text = files_view(tmp_path, paths, 2_000, lambda rel: True)
+    assert "### small.py\n```\nX = 1\n```" in text
+    assert "### big.py (1200 lines; definitions only, bodies left out)" in text
+    assert "    1: def f0(a, b):" in text and "return a + b" not in text
+    assert "### new.py\n(does not exist yet)" in text
+    assert text.index("small.py") < text.index("big.py") < text.index("new.py")
+
+
+def test_the_project_map_leaves_out_the_spec_it_is_sent_with(repo, sim, devloop):
+    sim(plan_phase())
+    assert devloop(repo, "feature", "specs/goodbye.md", "--stop-after", "1").code == 0
+    prefix = repo / ".devloop" / "features" / "add-a-goodbye-function" / "00-project-map.md"
+    text = prefix.read_text()
+    assert "src/app.py" in text and "goodbye.md" not in text

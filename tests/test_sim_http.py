@@ -154,3 +154,23 @@ def test_mid_stream_error_event():
         "error",
     ]
     assert events[-1][1]["error"]["type"] == "overloaded_error"
+
+
+def test_a_ready_signal_with_nothing_to_accept_cannot_hang_the_server():
+    """serve_forever accepts when select() says the socket is ready; if the connection is
+    gone by then, a blocking accept() would wait for the next client and close() (shutdown)
+    would wait forever: a test's teardown hung that way. The same call, with nothing
+    queued, must return at once."""
+    import threading
+
+    from devloop.sim import SimServer
+
+    server = SimServer().start()
+    try:
+        handle = server._httpd._handle_request_noblock  # what serve_forever calls on "ready"
+        worker = threading.Thread(target=handle, daemon=True)
+        worker.start()
+        worker.join(2)
+        assert not worker.is_alive()
+    finally:
+        server.close()

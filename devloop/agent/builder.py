@@ -42,6 +42,7 @@ from devloop.agent.worktree import (
     narrowed,
     snapshot,
     tampered,
+    task_commands,
     task_key,
     task_targets,
     tests_in,
@@ -79,7 +80,8 @@ class Agent:
                 flags += [{"task": task.id, "path": p} for p in earlier["tampered_tests"]]
                 continue
             before = book.start(key)
-            result = run_work(ctx, _task_work(ctx, ws, task, before), ctx.cfg.agent)
+            work = _task_work(ctx, ws, task, before, records)
+            result = run_work(ctx, work, ctx.cfg.agent)
             changed = changed_between(before, snapshot(ctx.root, ctx.hidden))
             touched = tampered(task, changed)
             if touched:
@@ -121,7 +123,8 @@ class Agent:
 
     def final_remediate(self, ctx: StepContext, failure: str) -> StepOutcome:
         prompt = ctx.render(ctx.step.template, failure=failure)
-        checks = Checks(ctx.cfg.commands.test, lint=False)
+        # The suite may fail because a test is wrong: this step may say so and change it.
+        checks = Checks(ctx.cfg.commands.test, lint=False, editable_tests=("*",))
         return self._single(ctx, "final remediation", prompt, checks, "the failing suite")
 
     def _single(
@@ -137,6 +140,8 @@ class Agent:
             label,
             lambda: [text_block(prompt), text_block(_rules(ctx, ws, checks))],
             lambda: checks.run(ctx.cfg, _changed_since(ctx, start), _check_runner(ctx, ws)),
+            checks,
+            lambda: _changed_since(ctx, start),
         )
         result = run_work(ctx, work, ctx.cfg.agent)
         files = book.changed()
@@ -207,32 +212,50 @@ def _work(
     label: str,
     opening: Callable[[], Blocks],
     check: Callable[[], str | None],
+    checks: Checks,
+    changed: Callable[[], list[str]],
 ) -> Work:
     """A tool-using piece of work: the escalation opening is the opening (with current
-    files) plus the hand-over: the diff and what failed."""
+    files) plus the hand-over: the diff of this piece of work only (`changed`: the files it
+    changed) and what failed. After a failure the model is told what to do about it by the
+    checks that failed (Checks.advice)."""
 
     def escalation(failures: list[str]) -> Blocks:
-        return [*opening(), text_block(_handover(ctx, failures))]
+        return [*opening(), text_block(_handover(ctx, failures, changed()))]
 
-    return Work(label, opening, escalation, check, tool_definitions(ctx.cfg), ws.run_tool)
+    tools = tool_definitions(ctx.cfg)
+    return Work(label, opening, escalation, check, tools, ws.run_tool, checks.advice)
 
 
-def _task_work(ctx: StepContext, ws: Workspace, task: Task, before: Snapshot) -> Work:
-    """Step 8's work for one task. Its checks: the test command narrowed to the task's test
-    files, then lint on the files the task changed."""
+def _task_work(
+    ctx: StepContext, ws: Workspace, task: Task, before: Snapshot, done: list[dict[str, Any]]
+) -> Work:
+    """Step 8's work for one task (`done`: the records of the tasks before it). Its checks:
+    one of its declared files changed, the test command narrowed to the task's test files,
+    then lint on the files the task changed."""
     targets = task_targets(task)
-    checks = Checks(narrowed(ctx.cfg.commands.test, targets), lint=True, required=tuple(targets))
+    declared = tuple(f.path for f in task.files)
+    checks = Checks(
+        narrowed(ctx.cfg.commands.test, targets),
+        lint=True,
+        required=tuple(targets),
+        editable_tests=tuple(tests_in(list(declared))),
+        declared=declared,
+        commands=tuple(task_commands(task)),
+    )
 
     def opening() -> Blocks:
-        return _task_opening(ctx, ws, task, checks)
+        return _task_opening(ctx, ws, task, checks, done)
 
     def check() -> str | None:
         return checks.run(ctx.cfg, _changed_since(ctx, before), _check_runner(ctx, ws))
 
-    return _work(ctx, ws, task.id, opening, check)
+    return _work(ctx, ws, task.id, opening, check, checks, lambda: _changed_since(ctx, before))
 
 
-def _task_opening(ctx: StepContext, ws: Workspace, task: Task, checks: Checks) -> Blocks:
+def _task_opening(
+    ctx: StepContext, ws: Workspace, task: Task, checks: Checks, done: list[dict[str, Any]]
+) -> Blocks:
     prompt = ctx.render(
         ctx.step.template,
         task_id=task.id,
@@ -245,7 +268,18 @@ def _task_opening(ctx: StepContext, ws: Workspace, task: Task, checks: Checks) -
     )
     paths = [f.path for f in task.files]  # those that exist: a re-run may find new ones
     shown = _file_blocks(ws, paths, "The files this task names, as they are now:")
-    return [text_block(prompt), *shown, text_block(_rules(ctx, ws, checks))]
+    earlier = [text_block(_earlier_tasks(done))] if done else []
+    return [text_block(prompt), *earlier, *shown, text_block(_rules(ctx, ws, checks))]
+
+
+def _earlier_tasks(done: list[dict[str, Any]]) -> str:
+    """What the tasks before this one built, in the words of the model that built them."""
+    lines = []
+    for record in done:
+        said = str(record.get("summary") or "").strip() or "(no summary)"
+        files = ", ".join(record.get("files_changed") or []) or "no files"
+        lines.append(f"- {record.get('id', '?')} ({files}): {clip(said, 600)}")
+    return "Earlier tasks of this build plan, done and checked:\n" + "\n".join(lines)
 
 
 def _changed_since(ctx: StepContext, before: Snapshot) -> list[str]:
@@ -280,6 +314,7 @@ def _rules(ctx: StepContext, ws: Workspace, checks: Checks) -> str:
         f"- {EDITOR} views and edits files (paths relative to the repository root); bash "
         "runs commands.",
         "- Never commit, stash, reset or switch branches: devloop owns the git history.",
+        "- Nobody will answer a question: decide, and say what you assumed in your final reply.",
     ]
     if ctx.cfg.commands.format_fix:
         lines.append(f"- Format the files you change with `{ctx.cfg.commands.format_fix}`.")
@@ -320,14 +355,16 @@ def _relative(root: Path, path: Any) -> str | None:
         return None
 
 
-def _diff(ctx: StepContext) -> str:
+def _diff(ctx: StepContext, only: list[str] | None = None) -> str:
     # Nothing is committed during the build, so HEAD is where the branch started.
-    text = repository.worktree_diff(ctx.root, "HEAD", exclude=EXCLUDE, hidden=ctx.hidden)
+    text = repository.worktree_diff(ctx.root, "HEAD", exclude=EXCLUDE, hidden=ctx.hidden, only=only)
     return clip(redact(text), ctx.cfg.agent.diff_max_chars) if text.strip() else ""
 
 
-def _diff_block(ctx: StepContext) -> str:
-    diff = _diff(ctx)
+def _diff_block(ctx: StepContext, only: list[str] | None = None) -> str:
+    if only is not None and not only:
+        return "The earlier attempts changed no file."
+    diff = _diff(ctx, only)
     return f"The change (git diff):\n<diff>\n{diff}</diff>" if diff else "The diff is empty."
 
 
@@ -339,7 +376,7 @@ def _same_failure(a: str, b: str) -> bool:
     return _DURATION.sub("<t>", a) == _DURATION.sub("<t>", b)
 
 
-def _handover(ctx: StepContext, failures: list[str]) -> str:
+def _handover(ctx: StepContext, failures: list[str], changed: list[str]) -> str:
     entries = []
     for i, text in enumerate(failures, 1):
         if i > 1 and _same_failure(text, failures[i - 2]):
@@ -347,9 +384,10 @@ def _handover(ctx: StepContext, failures: list[str]) -> str:
         entries.append(f'<failure attempt="{i}">\n{text}\n</failure>')
     return (
         f"Another model worked on this first and did not pass devloop's checks in "
-        f"{len(failures)} attempt(s). Its edits are still in the working tree: keep what is "
-        f"right, fix the rest.\n\n{_diff_block(ctx)}\n\nWhat failed, oldest first:\n"
-        + "\n\n".join(entries)
+        f"{len(failures)} attempt(s). Its edits to the files below are still in the working "
+        "tree: keep what is right and finish this piece of work. Other changes on the branch "
+        "are earlier work that passed its checks: leave them as they are.\n\n"
+        f"{_diff_block(ctx, changed)}\n\nWhat failed, oldest first:\n" + "\n\n".join(entries)
     )
 
 

@@ -25,14 +25,13 @@ from typing import Any
 
 from devloop.agent.contract import StepContext
 from devloop.agent.tools.workspace import ToolResult
+from devloop.agent.worktree import CONTINUE
 from devloop.config import AgentConfig
+from devloop.model import TruncatedReplyError
 from devloop.steps import ESCALATION_EFFORT
 
 FRONTIER = "frontier"
-REMINDER = (
-    "The tests define the goal: fix the code until they pass. Do not edit, skip or weaken a "
-    "test to get there. Continue with the tools, then reply without a tool call when done."
-)
+
 
 Blocks = list[dict[str, Any]]
 RunTool = Callable[[str, Any], ToolResult]
@@ -55,6 +54,8 @@ class Work:
     check: Callable[[], str | None]
     tools: list[dict[str, Any]]
     run_tool: RunTool
+    # What to say after a failure, besides the failure itself (worktree.Checks.advice).
+    advice: Callable[[str], str] = lambda failure: CONTINUE
 
 
 @dataclass
@@ -103,7 +104,7 @@ def run_work(ctx: StepContext, work: Work, limits: AgentConfig) -> WorkResult:
         for attempt in range(1, limits.attempts + 1):
             result.attempts += 1
             if attempt > 1:  # same conversation: what failed goes back to the model
-                retry = f"{failures[-1]}\n\n{REMINDER}"
+                retry = f"{failures[-1]}\n\n{work.advice(failures[-1])}"
                 messages.append({"role": "user", "content": [*owed, text_block(retry)]})
             outcome = _attempt(ctx, work, messages, tier, escalated_from, limits, result)
             owed = outcome.owed
@@ -133,13 +134,22 @@ def _attempt(
     """Model turns until the model is done or a limit ends the attempt. `messages` grows."""
     turns = tool_calls = 0
     last_failed: str | None = None  # the previous call, when it failed
+    room: int | None = None  # max_tokens, once a turn was cut off and is given more
     while True:
-        reply = ctx.call(
-            ctx.request(messages, tools=work.tools),
-            tier=tier,
-            escalated_from=escalated_from,
-            effort=ESCALATION_EFFORT if escalated_from is not None else None,
-        )
+        try:
+            reply = ctx.call(
+                ctx.request(messages, tools=work.tools, max_tokens=room),
+                tier=tier,
+                escalated_from=escalated_from,
+                effort=ESCALATION_EFFORT if escalated_from is not None else None,
+            )
+        except TruncatedReplyError:
+            if room is not None:
+                raise  # cut off again with twice the room: a real problem, exit 4
+            # Thinking counts against max_tokens: the same turn, once, with twice the room.
+            room = min(ctx.max_tokens * 2, MAX_TURN_TOKENS)
+            ctx.note(f"{work.label}: a turn was cut off at max_tokens; sent again with {room:,}")
+            continue
         turns += 1
         result.turns += 1
         result.calls.append(reply.call_id)
@@ -182,6 +192,7 @@ def _attempt(
         messages.append({"role": "user", "content": results})
 
 
+MAX_TURN_TOKENS = 64_000  # the most room a cut-off agent turn is given on its retry
 _NOT_RUN = "Not run: the attempt ended before this call."
 _FINISH = (
     " Finish in fewer steps: make the remaining edits, run the relevant tests once, then "

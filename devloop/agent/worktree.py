@@ -33,6 +33,9 @@ from devloop.schemas import Task
 from devloop.state import DEVLOOP_DIR, atomic_write
 
 EXCLUDE = (DEVLOOP_DIR,)
+CONTINUE = "Continue with the tools, then reply without a tool call when done."
+UNCHANGED = "None of the files this task declares changed"
+MISSING_TESTS = "The task's test files do not exist yet"
 CACHE_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
 TEST_DIRS = frozenset({"tests", "test"})
 TEST_NAMES = ("test_*.py", "*_test.py")
@@ -50,11 +53,20 @@ class Checks:
     tests: str
     lint: bool
     required: tuple[str, ...] = ()
+    # The test files this work may change: the task's own (declared under Files), or any
+    # ("*": final remediation, where a test itself may be wrong).
+    editable_tests: tuple[str, ...] = ()
+    # Files the work must change (a task's declared files): none changed is a failure.
+    declared: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()  # a task's own test commands, run after the tests
 
     def describe(self, cfg: Config) -> str:
         lines = []
+        if self.declared:
+            lines.append(f"- at least one of {', '.join(self.declared)} changed")
         if self.tests:
             lines.append(f"- tests: `{self.tests}`")
+        lines += [f"- the task's own check: `{c}`" for c in self.commands]
         if self.lint and cfg.commands.lint:
             lines.append(f"- lint: `{cfg.commands.lint}`, on the files you changed")
         if not lines:
@@ -67,18 +79,55 @@ class Checks:
     def run(self, cfg: Config, changed: list[str], runner: Runner) -> str | None:
         """None when every check passes; else the failures as the model should read them."""
         failures = []
+        if self.declared and not set(self.declared) & set(changed):
+            failures.append(
+                f"{UNCHANGED}: {', '.join(self.declared)}. Make the task's change; passing "
+                "checks on untouched files prove nothing."
+            )
         missing = [p for p in self.required if not (cfg.root / p.split("::")[0]).exists()]
         if missing:
-            failures.append(
-                "The task's test files do not exist yet: " + ", ".join(missing) + ". Write them."
-            )
+            failures.append(f"{MISSING_TESTS}: " + ", ".join(missing) + ". Write them.")
         elif self.tests:
             failures.append(run_tests(cfg, self.tests, runner))
+        for command in self.commands:
+            failures.append(run_tests(cfg, command, runner))
         if self.lint:
             files = [f for f in changed if (cfg.root / f).is_file()]
             failures.append(run_lint(cfg, files, runner))
         found = [f for f in failures if f]
         return "\n\n".join(found) if found else None
+
+    def advice(self, failure: str) -> str:
+        """What to say after `failure`, which these checks produced: it depends on what
+        failed and on whether the work may change its test files."""
+        if UNCHANGED in failure:
+            return "Edit the files the task declares. " + CONTINUE
+        if MISSING_TESTS in failure:
+            return "Write the task's test files first, then make them pass. " + CONTINUE
+        ran = [c for c in (self.tests, *self.commands) if c]
+        if any(f"$ {c}\n" in failure for c in ran):
+            if self.editable_tests == ("*",):
+                text = (
+                    "Find the cause. Change a test only when the test itself is wrong, and say "
+                    "why in your final reply."
+                )
+            elif self.editable_tests:
+                text = (
+                    f"Fix the code, or this task's own tests ({', '.join(self.editable_tests)}) "
+                    "where they are wrong; never weaken what a test checks to make it pass."
+                )
+            else:
+                text = (
+                    "The tests define the goal: fix the code until they pass. Do not edit, "
+                    "skip or weaken a test to get there."
+                )
+            return f"{text} {CONTINUE}"
+        if self.lint:
+            return (
+                "Fix what lint reports in the files you changed, without changing behaviour. "
+                + (CONTINUE)
+            )
+        return CONTINUE
 
 
 def run_tests(cfg: Config, command: str, runner: Runner) -> str | None:
@@ -104,6 +153,24 @@ def run_lint(cfg: Config, files: list[str], runner: Runner) -> str | None:
         where = ":".join(str(p) for p in (detail.file, detail.line) if p is not None)
         lines.append(f"{where + ': ' if where else ''}{detail.message}")
     return redact("\n".join(lines))
+
+
+def task_commands(task: Task) -> list[str]:
+    """The task's `tests` entries that are commands: their first word is a program on PATH
+    or a file in the repository ("the existing tests pass" is prose, and is not run)."""
+    import shutil
+
+    out = []
+    for entry in (t.strip() for t in task.tests):
+        if not entry or not any(c.isspace() for c in entry):
+            continue
+        try:
+            first = shlex.split(entry)[0]
+        except ValueError:
+            continue
+        if shutil.which(first) or first.startswith(("./", "bin/", "scripts/")):
+            out.append(entry)
+    return out
 
 
 def task_targets(task: Task) -> list[str]:

@@ -262,18 +262,25 @@ def worktree_diff(
     base: str,
     exclude: Sequence[str] = (),
     hidden: Callable[[str], bool] | None = None,
+    only: Sequence[str] | None = None,
 ) -> str:
     """The working tree against `base`, new untracked files included as additions, without
     touching the index (no `git add -N`). Paths under `exclude` are left out, and untracked
-    ones `hidden` names (relative to `cwd`: private files, by-products)."""
+    ones `hidden` names (relative to `cwd`: private files, by-products); with `only`, just
+    those paths."""
     specs = [f":(exclude){e}" for e in exclude]
-    tracked = git(["diff", "--no-color", "--no-ext-diff", base, "--", ".", *specs], cwd).stdout
+    scope = [f":(literal){p}" for p in only] if only is not None else ["."]
+    if not scope:
+        return ""
+    tracked = git(["diff", "--no-color", "--no-ext-diff", base, "--", *scope, *specs], cwd).stdout
     parts = [tracked.decode("utf-8", "replace")]
     others = git(["ls-files", "-z", "--others", "--exclude-standard", "--", ".", *specs], cwd)
     for name in sorted(
         n for n in others.stdout.decode("utf-8", "surrogateescape").split("\0") if n
     ):
         if name.endswith("/") or (hidden is not None and hidden(name)):
+            continue
+        if only is not None and name not in only:
             continue
         proc = git(
             ["diff", "--no-color", "--no-ext-diff", "--no-index", "--", "/dev/null", name],

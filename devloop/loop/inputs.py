@@ -15,11 +15,12 @@ from devloop import checks, tokens
 from devloop import state as state_mod
 from devloop.config import Config
 from devloop.git import repository
-from devloop.loop import gates
+from devloop.loop import code_view, gates
 from devloop.loop.events import StepFailed
 from devloop.loop.feature_run import FeatureRun
 from devloop.steps import (
     AGENT_TASKS,
+    CODE,
     COMMAND,
     CONTRACT,
     DIFF,
@@ -66,6 +67,8 @@ def source_text(run: FeatureRun, step: Step, source: str) -> str:
         return implementer_notes(run)
     if source == DOCS:
         return docs_owner(run.cfg)
+    if source == CODE:
+        return contract_code(run)
     if source == EARLIER:
         return gates.earlier_findings(run, step)
     if source == TASKS:
@@ -134,6 +137,17 @@ def docs_owner(cfg: Config) -> str:
         "which updates it after the code is reviewed. Leave those files out of the Integration "
         "Contract's Files, the tasks and the findings: them being unchanged here is expected."
     )
+
+
+def contract_code(run: FeatureRun) -> str:
+    """The files the Integration Contract names, as they are now (code_view.py)."""
+    tracked = set(repository.tracked_files(run.root, exclude=EXCLUDE))
+
+    def shown(rel: str) -> bool:
+        return run.files.shown(rel, tracked=rel in tracked)
+
+    paths = code_view.contract_paths(run.contract())
+    return code_view.files_view(run.root, paths, run.cfg.loop.code_tokens, shown)
 
 
 def tampered_note(run: FeatureRun) -> str:

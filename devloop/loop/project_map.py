@@ -96,10 +96,20 @@ def scan(root: Path) -> list[FileInfo]:
     return infos
 
 
-def project_map(root: Path, budget_tokens: int, hints: str = "") -> str:
+def project_map(
+    root: Path, budget_tokens: int, hints: str = "", leave_out: Path | None = None
+) -> str:
     """The bounded project map of the repository at `root` (see the module docstring).
-    `hints` (the spec) puts the files whose paths or names it mentions first."""
-    return render_map(scan(root), budget_tokens, hints)
+    `hints` (the spec) puts the files whose paths or names it mentions first; `leave_out`
+    (the spec's own file, sent whole in the prefix anyway) is not mapped."""
+    files = scan(root)
+    if leave_out is not None:
+        try:
+            rel = leave_out.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            rel = None
+        files = [f for f in files if f.path != rel]
+    return render_map(files, budget_tokens, hints)
 
 
 def render_map(files: list[FileInfo], budget_tokens: int, hints: str = "") -> str:
@@ -238,6 +248,23 @@ def _size(info: FileInfo) -> str:
     if info.lines is None:
         return f"{info.size:,} bytes"
     return "1 line" if info.lines == 1 else f"{info.lines:,} lines"
+
+
+def definition_lines(path: str, text: str) -> list[tuple[int, str]]:
+    """(line number, line) of each definition in `text` (classes, functions, headings),
+    by the same patterns as the outlines; [] for a language the map does not know."""
+    suffix = PurePosixPath(path).suffix.lower()
+    pattern = next((p for suffixes, p in _SYMBOLS.items() if suffix in suffixes), None)
+    if pattern is None:
+        return []
+    starts = {m.start() for m in pattern.finditer(text)}
+    out, offset = [], 0
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        stripped = len(line) - len(line.lstrip())
+        if offset in starts or offset + stripped in starts:
+            out.append((number, line.rstrip()))
+        offset += len(line)
+    return out
 
 
 def outline(info: FileInfo) -> list[str]:

@@ -20,6 +20,7 @@ from decimal import Decimal
 from devloop.errors import UnpricedModelError
 from devloop.model import pricing
 from devloop.steps import (
+    CODE,
     COMMAND,
     CONTRACT,
     DIFF,
@@ -45,6 +46,7 @@ ASSUMED_DIFF_TOKENS = 6_000
 ASSUMED_TEST_OUTPUT_TOKENS = 2_000
 ASSUMED_TASKS = 4  # tasks in a build plan that does not exist yet
 ASSUMED_NOTES_TOKENS = 300  # the implementer's notes on its tasks
+ASSUMED_CODE_TOKENS = 6_000  # the contract's files (at most [loop] code_tokens)
 KNOWN_SOURCES = (TITLE, REVISION, COMMAND, DOCS, EARLIER)  # text the run has from the start
 
 
@@ -63,6 +65,7 @@ def assumed_tokens(source: str) -> int:
         DIFF: ASSUMED_DIFF_TOKENS,
         TEST_OUTPUT: ASSUMED_TEST_OUTPUT_TOKENS,
         NOTES_OF: ASSUMED_NOTES_TOKENS,
+        CODE: ASSUMED_CODE_TOKENS,
     }
     return sizes.get(source, 0)
 

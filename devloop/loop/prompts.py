@@ -125,7 +125,7 @@ def prefix_texts(cfg: Config, spec: Spec) -> tuple[str, str, str]:
 
     return (
         system_text(cfg.root),
-        project_map(cfg.root, cfg.loop.project_map_tokens, hints=spec.text),
+        project_map(cfg.root, cfg.loop.project_map_tokens, hints=spec.text, leave_out=spec.path),
         spec_block(spec.title, spec.text, spec.slug),
     )
 

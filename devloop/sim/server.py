@@ -86,8 +86,13 @@ class _HTTPServer(ThreadingHTTPServer):
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
+        # accept() after select() said "ready" can still find nothing to accept; on a
+        # blocking socket it then waits for the next client, and shutdown() waits forever.
+        # Non-blocking, that accept() fails at once and serve_forever polls on.
+        self.socket.setblocking(False)
 
     def process_request(self, request, client_address) -> None:
+        request.setblocking(True)  # the connection itself: plain blocking reads and writes
         with self._open_lock:
             self._open.add(request)
         super().process_request(request, client_address)
