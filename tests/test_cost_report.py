@@ -26,7 +26,7 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 ROW_KEYS = {
     "key", "step_number", "feature", "tiers", "models", "runs", "calls", "priced_calls",
     "unpriced_calls", "unpriced_models", "baseline_unpriced_calls", "tokens", "cost_usd",
-    "baseline_usd", "same_usage_baseline_usd", "saved_usd", "saved_pct",
+    "baseline_usd", "same_usage_baseline_usd", "saved_usd", "saved_pct", "cache_read_share",
 }  # fmt: skip
 TOKEN_KEYS = {"input", "cache_write", "cache_write_5m", "cache_write_1h", "cache_read", "output"}
 TOP_KEYS = {
@@ -351,6 +351,10 @@ def test_json_has_the_documented_keys(cost_repo, run_cli):
         for row in [*doc["rows"], doc["total"]]:
             assert set(row) == ROW_KEYS
             assert set(row["tokens"]) == TOKEN_KEYS
+            t = row["tokens"]
+            prompt = t["input"] + t["cache_write"] + t["cache_read"]
+            share = row["cache_read_share"]
+            assert share == (round(t["cache_read"] / prompt, 4) if prompt else None)
 
 
 def test_csv_parses_with_exact_money(cost_repo, run_cli):

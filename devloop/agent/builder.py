@@ -188,7 +188,9 @@ class Agent:
             opening=opening,
             escalation=lambda failures: opening(),  # not used: docs do not escalate
             check=lambda: None,
-            tools=[tool_definitions(ctx.cfg)[0]],
+            # The same tool list as the other agent steps, so this step reads their prompt
+            # cache instead of writing its own; _docs_only refuses bash itself.
+            tools=tool_definitions(ctx.cfg),
             run_tool=_docs_only(ws, docs),
         )
         limits = dataclasses.replace(ctx.cfg.agent, attempts=1, escalate=False)
@@ -324,8 +326,8 @@ def _rules(ctx: StepContext, ws: Workspace, checks: Checks) -> str:
 
 def _docs_rules(docs: list[str]) -> str:
     return (
-        f"How to work: only {EDITOR} is available. View any file you need; edit only "
-        f"{', '.join(docs)}. No commands run in this step."
+        f"How to work: use {EDITOR} only (bash is refused in this step). View any file you "
+        f"need; edit only {', '.join(docs)}. No commands run in this step."
     )
 
 
