@@ -73,6 +73,22 @@ def features_root(root: Path) -> Path:
     return Path(root) / DEVLOOP_DIR / FEATURES_DIR
 
 
+def evals_dir(root: Path) -> Path:
+    """Where `devloop eval` keeps each run's results (one JSON file per run)."""
+    return Path(root) / DEVLOOP_DIR / "evals"
+
+
+def latest_eval(root: Path) -> dict[str, Any] | None:
+    """The most recent eval run's results, or None."""
+    files = sorted(evals_dir(root).glob("eval-*.json"))
+    if not files:
+        return None
+    try:
+        return json.loads(files[-1].read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def feature_dir(root: Path, slug: str) -> Path:
     return features_root(root) / slug
 

@@ -11,7 +11,16 @@ import sys
 
 import click
 
-from devloop.cli import ab, checks, cost, feature, routes, setup, simcmd  # noqa: F401 (register)
+from devloop.cli import (  # noqa: F401 (register the commands)
+    ab,
+    checks,
+    cost,
+    evalcmd,
+    feature,
+    routes,
+    setup,
+    simcmd,
+)
 from devloop.cli.app import cli
 from devloop.errors import EXIT_INTERRUPTED, DevloopError
 

@@ -29,12 +29,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from devloop import routing
 from devloop.config import Config
 from devloop.ledger import Ledger, RunCallStats, pico_to_usd
 from devloop.routing import outcomes
+from devloop.state import latest_eval
 from devloop.steps import AGENT_TASKS, FINDINGS, STEPS, TIERS, Step, resolve_step
 
 MIN_RUNS = 5
@@ -293,7 +295,25 @@ def suggest(
     ordered = sorted(groups.values(), key=lambda g: order.get((g.step.key, g.tier), 999))
     if not groups:
         notes.insert(0, "no model step runs in the ledger yet: run some features first")
+    notes += eval_notes(cfg.root)
     return Suggestions(features, ordered, recs, not_enough, notes)
+
+
+def eval_notes(root: Path) -> list[str]:
+    """What the latest `devloop eval` says each step misses on each tier."""
+    last = latest_eval(root)
+    if not last:
+        return []
+    lines = []
+    for row in last.get("summary", {}).values():
+        runs, passed = int(row.get("runs", 0)), int(row.get("passed", 0))
+        if passed < runs:
+            missed = "; ".join(row.get("missed", [])[:3])
+            lines.append(
+                f"eval {last.get('slug')}: {row['step']} on {row['tier']} missed "
+                f"{runs - passed} of {runs} canaries ({missed})"
+            )
+    return lines or [f"eval {last.get('slug')}: every canary answered right"]
 
 
 def _lacking(group: Group | None, step: Step, tier: str) -> str:
