@@ -109,6 +109,7 @@ class LoopConfig:
     project_map_tokens: int = 4_000
     # The contract's files shown to validate-integration, review and audit, in all.
     code_tokens: int = 12_000
+    research_turns: int = 8  # model turns research may take looking at the code
     max_tokens: dict[str, int] = field(default_factory=dict)  # step -> max output tokens per call
     remediate_severity: str = "high"  # step 11 fixes review/audit findings at or above this
 

@@ -22,6 +22,7 @@ PHASES: tuple[str, ...] = ("plan", "build", "verify")
 
 # How the engine runs a step (loop/bodies.py has one body per kind):
 NOTES = "notes"  # a model writes Markdown from a template
+EXPLORE = "explore"  # a model looks at the code with read-only tools, then writes Markdown
 VERDICT = "verdict"  # a model judges an artifact: pass or fail with findings (a gate)
 TASK_LIST = "task-list"  # a model turns the plan into ordered tasks (JSON)
 PRE_CHECKS = "pre-checks"  # deterministic checks before the build
@@ -210,8 +211,8 @@ STEPS = StepTable(
             1, "research", "Research", "plan", "llm", "frontier", False, False,
             "Reads an unfamiliar codebase against the spec; everything later builds on what it finds.",
             "Missed constraints and wrong assumptions about the code propagate into every later step.",
-            kind=NOTES, template="research", inputs=(("title", TITLE),),
-            max_tokens=24_000, projection=Projection(output=3_000),
+            kind=EXPLORE, template="research", inputs=(("title", TITLE),),
+            max_tokens=24_000, projection=Projection(calls=3, output=3_000, extra_input=4_000),
             effort="high",
         ),
         Step(

@@ -73,7 +73,7 @@ def overrides(repo, tiers: dict[str, str]) -> None:
 
 
 SWITCHING = {
-    "research": "mid",
+    "research": "frontier",  # its own cache group (tools): nothing to split
     "plan": "frontier",
     "validate-requirements": "mid",
     "validate-integration": "frontier",

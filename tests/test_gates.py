@@ -103,3 +103,46 @@ def test_the_project_map_leaves_out_the_spec_it_is_sent_with(repo, sim, devloop)
     prefix = repo / ".devloop" / "features" / "add-a-goodbye-function" / "00-project-map.md"
     text = prefix.read_text()
     assert "src/app.py" in text and "goodbye.md" not in text
+
+
+def test_research_looks_at_the_code_with_read_only_tools_and_never_sees_private_files(
+    repo, sim, devloop
+):
+    from loop_harness import SLUG
+
+    (repo / "secrets.txt").write_text("def hello(): the password is hunter2\n")  # untracked
+    search = {"name": "search", "input": {"pattern": r"def \w+\("}}
+    view = {
+        "name": "str_replace_based_edit_tool",
+        "input": {"command": "view", "path": "src/app.py"},
+    }
+    write = {
+        "name": "str_replace_based_edit_tool",
+        "input": {"command": "create", "path": "src/app.py", "file_text": "gone"},
+    }
+    peek = {
+        "name": "str_replace_based_edit_tool",
+        "input": {"command": "view", "path": "secrets.txt"},
+    }
+    server = sim(
+        plan_phase(
+            research=[
+                {"tool_use": [search, view]},
+                {"tool_use": [write, peek]},
+                {"text": "## Relevant code\n- src/app.py: `hello() -> str`"},
+            ]
+        )
+    )
+    result = devloop(repo, "feature", "specs/goodbye.md", "--stop-after", "1")
+    assert result.code == 0, result
+    first, second, third = server.bodies("research")
+    assert [t["name"] for t in first["tools"]] == ["str_replace_based_edit_tool", "search"]
+    found, shown = second["messages"][-1]["content"]
+    assert "src/app.py:1: def hello():" in found["content"] and "secrets" not in found["content"]
+    assert "return 'hi'" in shown["content"]
+    refused, private = third["messages"][-1]["content"]
+    assert refused["is_error"] and "only reads" in refused["content"]
+    assert private["is_error"] and "hunter2" not in private["content"]
+    assert (repo / "src" / "app.py").read_text() == "def hello():\n    return 'hi'\n"
+    notes = repo / ".devloop" / "features" / SLUG / "01-research.md"
+    assert notes.read_text() == "## Relevant code\n- src/app.py: `hello() -> str`\n"

@@ -23,6 +23,7 @@ from devloop.steps import (
     AGENT_SUITE,
     AGENT_TASKS,
     DOCS_COMMIT,
+    EXPLORE,
     FINDINGS,
     HAS_CONTRACT,
     NOTES,
@@ -81,6 +82,49 @@ def findings(run: FeatureRun, step: Step, run_id: int) -> Produced:
     counts = {s: sum(1 for f in found if f.severity == s) for s in SEVERITIES}
     result = {"findings": len(found), **counts, "call": reply.call_id}
     return Produced(run.artifact(step), to_json(reply.data), result)
+
+
+def explore(run: FeatureRun, step: Step, run_id: int) -> Produced:
+    """Notes written after looking at the code: read-only `view` and `search`, at most
+    [loop] research_turns model turns, no command run."""
+    import dataclasses
+
+    from devloop.agent.conversation import Work, run_work, text_block
+    from devloop.agent.tools import inspect
+
+    turns = run.cfg.loop.research_turns
+    ctx = agent_context(run, step, run_id, planned=False)
+    tools = inspect.Inspector(run.root, run.cfg, sorted(run.files.private))
+    rules = (
+        f"How to work: view files with {inspect.EDITOR} (the view command only: nothing can be "
+        f"changed in this step) and find code with `{inspect.SEARCH}` (a regular expression "
+        f"over the tracked files). You have at most {turns} model turns: look up what the "
+        "notes need, then reply with the notes, without a tool call. Nobody will answer a "
+        "question: decide, and say what you assumed."
+    )
+    prompt = run.render(step.template, inputs.values(run, step))
+
+    def opening() -> list[dict[str, Any]]:
+        return [text_block(prompt), text_block(rules)]
+
+    work = Work(
+        label=step.key,
+        opening=opening,
+        escalation=lambda failures: opening(),  # not used: no escalation here
+        check=lambda: None,
+        tools=inspect.definitions(run.cfg),
+        run_tool=tools.run,
+    )
+    limits = dataclasses.replace(
+        run.cfg.agent, attempts=1, escalate=False, max_turns=turns, max_tool_calls=turns * 4
+    )
+    result = run_work(ctx, work, limits)
+    if not result.ok:
+        raise StepFailed(
+            f"{step.title.lower()} did not finish its notes within [loop] research_turns = "
+            f"{turns}: {result.failure.splitlines()[0]} Raise it and `devloop resume {run.slug}`."
+        )
+    return Produced(run.artifact(step), result.summary + "\n", {"calls": result.calls})
 
 
 # ------------------------------------------------------------ scripts
@@ -154,7 +198,9 @@ def smoke_gate(run: FeatureRun, step: Step, run_id: int) -> Produced:
 # ------------------------------------------------------------ the build agent's steps
 
 
-def agent_context(run: FeatureRun, step: Step, run_id: int) -> StepContext:
+def agent_context(run: FeatureRun, step: Step, run_id: int, *, planned: bool = True) -> StepContext:
+    """The agent's context for `step`; `planned`: the plans exist and commands run (the
+    build), else neither (research looks before anything is planned, and runs nothing)."""
     route = run.route(step)
     scratch = run.dir / "work" / step.key
     scratch.mkdir(parents=True, exist_ok=True)
@@ -171,14 +217,14 @@ def agent_context(run: FeatureRun, step: Step, run_id: int) -> StepContext:
         step_run_id=run_id,
         artifacts_dir=run.dir,
         scratch=scratch,
-        plan=run.plan_text(),
-        contract=run.contract(),
-        build_plan=run.build_plan(),
+        plan=run.plan_text() if planned else "",
+        contract=run.contract() if planned else "",
+        build_plan=run.build_plan() if planned else BuildPlan("", ()),
         max_tokens=run.max_tokens(step),
         note=lambda message: run.note(message, key=step.key),
         render_template=run.render,
-        runner=run.sandbox(),
-        check_runner=run.check_runner(),
+        runner=run.sandbox() if planned else None,
+        check_runner=run.check_runner() if planned else None,
         files=run.files,
     )
 
@@ -257,6 +303,7 @@ def _keep(run: FeatureRun, step: Step, name: str, content: str) -> None:
 
 BODIES = {
     NOTES: notes,
+    EXPLORE: explore,
     VERDICT: verdict,
     TASK_LIST: task_list,
     PRE_CHECKS: pre_checks,
