@@ -163,6 +163,15 @@ def test_unparsable_structured_answer(harness):
     assert [r["outcome"] for r in h.rows()] == ["invalid_output", "invalid_output"]
 
 
+def test_a_tool_call_where_a_structured_answer_was_asked_is_invalid_and_retried(harness):
+    tool = {"tool_use": {"name": "bash", "input": {"command": "ls"}}}
+    good = {"json": {"verdict": "pass", "findings": []}}
+    h = harness({"double-check": [tool, good]})
+    reply = h.door.call("double-check", "frontier", ask(schema=VERDICT_SCHEMA))
+    assert reply.data == {"verdict": "pass", "findings": []}
+    assert [r["outcome"] for r in h.rows()] == ["invalid_output", "ok"]
+
+
 def test_truncation(harness):
     h = harness({"plan": [{"text": "a long plan", "stop_reason": "max_tokens"}]})
     with pytest.raises(model.TruncatedReplyError) as info:

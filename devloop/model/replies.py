@@ -109,8 +109,14 @@ def classify(reply: dict[str, Any], schema: dict[str, Any] | None) -> Verdict:
             error=EmptyReplyError,
             message=f"empty answer on stop_reason '{stop}' ({output_tokens} output tokens billed)",
         )
-    if schema is None or has_tool_use:
+    if schema is None:
         return Verdict("ok", text=text)
+    if has_tool_use:  # no request with a schema offers tools: this is not the answer asked for
+        return Verdict(
+            "invalid_output",
+            error=InvalidOutputError,
+            message="the answer called a tool where a structured answer was asked for",
+        )
     try:
         data = json.loads(text)
     except ValueError as exc:
