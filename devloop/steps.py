@@ -99,6 +99,9 @@ class Step:
     kind: str
     script_part: str = ""  # for mixed steps: what the script does
     template: str = ""  # templates/<template>.md ("" for none)
+    # For a step of one conversation per task: the opening's part every task shares (the
+    # contract, how to work), sent first and cached once, so each later task reads it.
+    shared_template: str = ""
     inputs: tuple[tuple[str, str], ...] = ()  # (template placeholder, source)
     schema: str | None = None  # the answer's structure: "verdict", "build_plan", "findings"
     artifact: str = "md"  # the main artifact's extension: "md", "json", "" (none)
@@ -278,7 +281,7 @@ STEPS = StepTable(
             8, "implement", "Implement", "build", "llm", "mid", False, True,
             "Well-specified tasks with tests as the judge; escalates to the frontier tier when stuck.",
             "Code that does not pass the task's tests; caught by the tests and escalated.",
-            kind=AGENT_TASKS, template="implement",
+            kind=AGENT_TASKS, template="implement", shared_template="implement-shared",
             inputs=(
                 *((name, TASK) for name in ("task_id", "task_title", "task_description")),
                 *((name, TASK) for name in ("files", "acceptance", "tests")),

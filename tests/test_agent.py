@@ -8,6 +8,7 @@ received and the ledger's rows. Full `devloop feature` runs are in test_agent_e2
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from calc_project import ADD_MUL, CALC, MUL_TEST, RUFF, TEST, TESTS, WRONG_MUL, edit, write_calc
 from conftest import git
 
-from devloop import config
+from devloop import config, tokens
 from devloop.agent import builder
 from devloop.agent.contract import StepContext
 from devloop.agent.tools.workspace import tool_definitions
@@ -166,7 +167,7 @@ def test_a_task_passes_on_the_first_attempt(harness, project):
     assert first["tools"] == tool_definitions(config.load(project))
     (opening,) = first["messages"]
     shown = texts(opening)
-    assert "implement task T1: Add mul" in shown and "- src/calc.py (modify)" in shown
+    assert "Task T1: Add mul" in shown and "- src/calc.py (modify)" in shown
     assert '<file path="src/calc.py">' in shown and "1: def add(a, b):" in shown
     assert f"- tests: `{TEST} tests/test_calc.py`" in shown  # narrowed to the task's tests
     assert "mul(a, b)` in src/calc.py" in shown  # the contract
@@ -221,7 +222,7 @@ def test_failing_twice_on_mid_escalates_to_a_fresh_frontier_conversation(harness
     escalated = bodies[3]
     assert escalated["model"] == cfg.models.frontier and len(escalated["messages"]) == 1
     handover = texts(escalated["messages"][0])
-    assert "implement task T1" in handover and "Another model worked on this first" in handover
+    assert "Task T1: " in handover and "Another model worked on this first" in handover
     assert "+def mul(a, b):" in handover and '<failure attempt="2">' in handover
     assert "The same failure as the attempt before." in handover
     assert escalated["system"] == bodies[0]["system"]  # the same cached prefix
@@ -338,6 +339,54 @@ def test_a_rerun_skips_the_tasks_a_cut_off_run_finished(harness, project):
     assert records[0]["resumed"] is True and records[1]["first_attempt_pass"] is True
     assert again.files_changed == ["src/calc.py", "tests/test_sub.py"]
     assert "T1 done in an earlier run" in again.summary
+
+
+def test_every_task_opens_with_the_same_cached_part_and_the_next_task_reads_it(harness, project):
+    t1 = mul_task()
+    t2 = Task(
+        "T2",
+        "Add sub",
+        "Add sub(a, b).",
+        (FileChange("src/calc.py", "modify"),),
+        tests=("tests/test_calc.py",),
+    )
+    sub = "def sub(a, b):\n    return a - b\n\n\n"
+    h = harness(
+        {
+            "implement": [
+                {"tool_use": ADD_MUL},
+                {"text": "mul added"},
+                {"tool_use": edit("insert", "src/calc.py", insert_line=0, insert_text=sub)},
+                {"text": "sub added"},
+            ]
+        }
+    )
+    ctx = h.ctx("implement", (t1, t2))
+    # A contract past the model's minimum cacheable length (1,024 tokens on the mid tier).
+    invariants = "".join(f"\n- invariant {n}: calc functions stay pure" for n in range(150))
+    ctx = dataclasses.replace(ctx, contract=ctx.contract + invariants)
+    outcome = builder.create(config.load(project)).implement(ctx, [t1, t2])
+    assert outcome.ok, outcome.summary
+    openings = [
+        b["messages"][0]["content"] for b in h.bodies("implement") if len(b["messages"]) == 1
+    ]
+    assert len(openings) == 2
+    shared = openings[0][0]
+    # The contract and how to work come first, byte-identical, ending at a breakpoint; the
+    # task itself (and its checks, which differ per task) only after it.
+    assert openings[1][0] == shared and shared["cache_control"] == {"type": "ephemeral"}
+    assert "`mul(a, b)` in src/calc.py" in shared["text"] and "How to work:" in shared["text"]
+    assert "Task T1" not in shared["text"] and "- tests:" not in shared["text"]
+    assert texts({"content": openings[1][1:]}).startswith("Task T2: Add sub")
+    assert all("cache_control" not in block for block in openings[1][1:])
+    db = sqlite3.connect(project / ".devloop" / "ledger.db")
+    first_calls = db.execute(
+        "SELECT cache_creation_input_tokens, cache_read_input_tokens FROM calls "
+        "WHERE step_key = 'implement' ORDER BY id"
+    ).fetchall()
+    (_, t1_read), (_, t2_read) = first_calls[0], first_calls[2]
+    assert t2_read > t1_read  # T2 read what T1's opening wrote: the shared part
+    assert t2_read >= tokens.estimate(shared["text"]) // 2
 
 
 # ------------------------------------------------------------------ steps 11, 13, 14

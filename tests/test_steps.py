@@ -77,8 +77,10 @@ def test_every_row_is_consistent_with_its_template_and_neighbours():
     assert len(set(keys)) == len(keys)
     for step in STEPS:
         if step.template:
-            text = prompts.load_template(PACKAGE.parent, step.template)
-            assert set(prompts.placeholders(text)) == {n for n, _ in step.inputs}, step.key
+            names = [step.template, step.shared_template]
+            texts = [prompts.load_template(PACKAGE.parent, n) for n in names if n]
+            used = {name for text in texts for name in prompts.placeholders(text)}
+            assert used == {n for n, _ in step.inputs}, step.key
         for source in step.sources:
             producer = STEPS.get(source)
             assert producer is None or producer.number < step.number, (step.key, source)

@@ -31,7 +31,15 @@ from pathlib import Path
 from typing import Any
 
 from devloop.agent.contract import BuildAgent, StepContext, StepOutcome
-from devloop.agent.conversation import Blocks, RunTool, Work, WorkResult, run_work, text_block
+from devloop.agent.conversation import (
+    Blocks,
+    RunTool,
+    Work,
+    WorkResult,
+    cached_block,
+    run_work,
+    text_block,
+)
 from devloop.agent.tools.workspace import EDITOR, ToolResult, Workspace, clip, tool_definitions
 from devloop.agent.worktree import (
     EXCLUDE,
@@ -258,6 +266,10 @@ def _task_work(
 def _task_opening(
     ctx: StepContext, ws: Workspace, task: Task, checks: Checks, done: list[dict[str, Any]]
 ) -> Blocks:
+    """The shared part first (the contract and how to work, byte-identical for every task,
+    with a cache breakpoint after it, so task 2 onwards reads it from the cache), then this
+    task: what to do, what earlier tasks built, the files it names and its checks."""
+    shared = ctx.render(ctx.step.shared_template, contract=ctx.contract.strip())
     prompt = ctx.render(
         ctx.step.template,
         task_id=task.id,
@@ -266,12 +278,17 @@ def _task_opening(
         files=_bullets(f"{f.path} ({f.action})" for f in task.files),
         acceptance=_bullets(task.acceptance),
         tests=_bullets(task.tests),
-        contract=ctx.contract.strip(),
     )
     paths = [f.path for f in task.files]  # those that exist: a re-run may find new ones
     shown = _file_blocks(ws, paths, "The files this task names, as they are now:")
     earlier = [text_block(_earlier_tasks(done))] if done else []
-    return [text_block(prompt), *earlier, *shown, text_block(_rules(ctx, ws, checks))]
+    return [
+        cached_block(shared + "\n" + _rules(ctx, ws)),
+        text_block(prompt),
+        *earlier,
+        *shown,
+        text_block(checks.describe(ctx.cfg)),
+    ]
 
 
 def _earlier_tasks(done: list[dict[str, Any]]) -> str:
@@ -310,7 +327,8 @@ def _file_blocks(ws: Workspace, paths: list[str], heading: str) -> Blocks:
     return [text_block(heading + "\n\n" + "\n\n".join(parts))] if parts else []
 
 
-def _rules(ctx: StepContext, ws: Workspace, checks: Checks) -> str:
+def _rules(ctx: StepContext, ws: Workspace, checks: Checks | None = None) -> str:
+    """How to work: the tools, the sandbox and (given `checks`) what devloop checks."""
     lines = [
         "How to work:",
         f"- {EDITOR} views and edits files (paths relative to the repository root); bash "
@@ -320,7 +338,9 @@ def _rules(ctx: StepContext, ws: Workspace, checks: Checks) -> str:
     ]
     if ctx.cfg.commands.format_fix:
         lines.append(f"- Format the files you change with `{ctx.cfg.commands.format_fix}`.")
-    lines += ["", "The bash tool:", ws.describe(), "", checks.describe(ctx.cfg)]
+    lines += ["", "The bash tool:", ws.describe()]
+    if checks is not None:
+        lines += ["", checks.describe(ctx.cfg)]
     return "\n".join(lines)
 
 

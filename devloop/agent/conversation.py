@@ -41,6 +41,12 @@ def text_block(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text}
 
 
+def cached_block(text: str) -> dict[str, Any]:
+    """A text block with a cache breakpoint after it: the end of a part that several
+    conversations open with (build_params adds at most two more: system, last turn)."""
+    return {"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}
+
+
 @dataclass
 class Work:
     """What one piece of work needs. `opening` builds the first user message's blocks at

@@ -135,7 +135,7 @@ def dry_run(cfg: Config, spec_path: Path, budget_usd: Decimal | None = None) -> 
             items.append(item)
             continue
         values = {name: known[s] if s in known else _stand_in(s) for name, s in step.inputs}
-        text = prompts.render_template(root, step.template, values)
+        text = prompts.render_step_text(root, step, values)
         state_mod.atomic_write(
             prompts_dir / state_mod.artifact_name(step, "md"),
             f"<!-- system and context: see 00-prefix.md -->\n{text}",

@@ -22,6 +22,7 @@ from devloop.config import Config
 from devloop.errors import UsageError
 from devloop.resources import bundled_dir
 from devloop.spec import Spec
+from devloop.steps import Step
 
 SYSTEM_TEMPLATE = "system"
 REVISION_TEMPLATE = "revision"
@@ -84,6 +85,12 @@ def render(text: str, values: Mapping[str, str], *, name: str = "template") -> s
 
 def render_template(root: Path, name: str, values: Mapping[str, str]) -> str:
     return render(load_template(root, name), values, name=name).strip() + "\n"
+
+
+def render_step_text(root: Path, step: Step, values: Mapping[str, str]) -> str:
+    """All a step's prompt text: the part its tasks share (if any), then its own."""
+    names = [n for n in (step.shared_template, step.template) if n]
+    return "\n".join(render_template(root, name, values) for name in names)
 
 
 def system_text(root: Path) -> str:
