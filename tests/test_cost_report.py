@@ -31,7 +31,7 @@ ROW_KEYS = {
 TOKEN_KEYS = {"input", "cache_write", "cache_write_5m", "cache_write_1h", "cache_read", "output"}
 TOP_KEYS = {
     "schema", "scope", "group_by", "ledger", "feature", "currency", "baseline", "rows",
-    "total", "notes", "unsettled_calls", "unsettled_worst_usd",
+    "total", "notes", "unsettled_calls", "unsettled_worst_usd", "cache_groups",
 }  # fmt: skip
 NOTE = "frontier baseline = what these calls would have cost in one all-frontier run"
 # A mid call's same-usage baseline is this much above its counterfactual one (the cache a

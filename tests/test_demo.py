@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -273,6 +274,30 @@ def test_demo_prints_savings_cache_share_and_the_scripted_notice(finished, run_d
     assert "replies were scripted by devloop's offline server" in words
     assert "no model was called" in words and "at real prices" in words
     assert str(repo) in result.stdout
+
+
+def test_cost_shows_the_features_cache_groups_and_their_read_share(finished, run_devloop):
+    repo, result = finished
+    assert result.returncode == 0, result.stderr
+    report = json.loads(run_devloop(repo, "cost", "stop-words", "--format", "json").stdout)
+    groups = {tuple(g["steps"]): g for g in report["cache_groups"]}
+    # The groups templates/README.md documents: the verdict steps share one prefix on the
+    # frontier model; the agent steps (docs included: same tool list) one on the mid model.
+    verdicts = groups[("validate-requirements", "validate-integration", "double-check")]
+    agent = groups[("implement", "remediate", "commit")]
+    assert verdicts["model"] == "claude-opus-5-5" and agent["model"] == "claude-sonnet-5-5"
+    assert ("research",) in groups and ("audit",) in groups and ("review",) in groups
+    db = sqlite3.connect(repo / ".devloop" / "ledger.db")
+    read, written, fresh = db.execute(
+        "SELECT SUM(cache_read_input_tokens), SUM(cache_creation_input_tokens),"
+        " SUM(input_tokens) FROM calls WHERE step_key IN ('implement', 'remediate', 'commit')"
+    ).fetchone()
+    assert agent["cache_read_tokens"] == read and agent["cache_write_tokens"] == written
+    assert agent["cache_read_share"] == round(read / (read + written + fresh), 4)
+    assert sum(g["calls"] for g in report["cache_groups"]) == report["total"]["calls"]
+    text = run_devloop(repo, "cost", "stop-words").stdout
+    assert "Prompt cache groups" in text
+    assert "validate-requirements, validate-integration, double-check" in text
 
 
 def test_a_users_key_and_base_url_are_never_used_or_written(tmp_path):

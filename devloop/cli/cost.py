@@ -96,16 +96,27 @@ def cost(
         headers, rows = cost_formats.csv_rows(rep)
         click.echo(render.csv_text(headers, rows), nl=False)
         return
+    from devloop.reports import cache_groups
+
     view = cost_formats.table_view(rep)
+    groups = cache_groups.table_rows(rep.cache_groups)
     if fmt == "markdown":
         click.echo(f"**{view.title}**\n")
         click.echo(render.markdown(view.headers, [*view.rows, view.footer], view.right))
         click.echo("\n".join(f"- {note}" for note in view.notes))
+        if groups:
+            click.echo(f"\n**{cache_groups.TITLE}**\n")
+            click.echo(render.markdown(cache_groups.HEADERS, groups, cache_groups.RIGHT))
         return
     render.print_table(
         view.headers, view.rows, title=view.title, right=view.right, footer=view.footer
     )
     click.echo("\n" + "\n".join(view.notes))
+    if groups:
+        click.echo("")
+        render.print_table(
+            cache_groups.HEADERS, groups, title=cache_groups.TITLE, right=cache_groups.RIGHT
+        )
 
 
 def _settle(root: Path, reservation: int | None, call: int | None, paid: str | None) -> None:

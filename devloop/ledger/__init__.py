@@ -18,6 +18,7 @@ from devloop.ledger.db import Ledger, ledger_path, looks_blank
 from devloop.ledger.lost import LedgerLost, require_ledger
 from devloop.ledger.records import (
     CALL_OUTCOMES,
+    CacheUse,
     CallGroup,
     CallRecord,
     CallShape,
@@ -39,6 +40,7 @@ from devloop.money import pico_to_usd, usd_to_pico
 __all__ = [
     "CALL_OUTCOMES",
     "INSERT_CALL",
+    "CacheUse",
     "CallGroup",
     "CallRecord",
     "CallShape",

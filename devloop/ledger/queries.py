@@ -13,6 +13,7 @@ from typing import Any
 
 from devloop.errors import LedgerError
 from devloop.ledger.records import (
+    CacheUse,
     CallGroup,
     CallShape,
     CallSpan,
@@ -78,6 +79,19 @@ class Queries:
                 tokens = int(shape.get("estimated_tokens") or 0)
             shapes.append(CallShape(key, started, shape, tokens, reservation_id=reservation))
         return sorted(shapes, key=lambda c: (c.started_at, c.id))
+
+    def cache_uses(self, feature: str) -> list[CacheUse]:
+        """The feature's answered calls with what their prompt cache saw, in send order."""
+        rows = self._read(
+            "SELECT step_key, COALESCE(served_model, requested_model), cache_json,"
+            " input_tokens, cache_creation_input_tokens, cache_read_input_tokens"
+            " FROM calls WHERE feature = ? ORDER BY COALESCE(started_at, created_at), id",
+            (feature,),
+        )
+        return [
+            CacheUse(step, model, _loads(text) or {}, inp, written, read)
+            for step, model, text, inp, written, read in rows
+        ]
 
     def reusable_call(
         self, feature: str, step_key: str, request_sha256: str

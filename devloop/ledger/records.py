@@ -193,6 +193,18 @@ class CallShape:
 
 
 @dataclass(frozen=True)
+class CacheUse:
+    """One answered call as the prompt cache saw it, for the cache groups of a report."""
+
+    step_key: str
+    model: str  # the model that served it: the cache is per model
+    shape: dict[str, Any]  # its cache_json (baseline.request_shape); {} when not recorded
+    input_tokens: int
+    cache_write_tokens: int
+    cache_read_tokens: int
+
+
+@dataclass(frozen=True)
 class ReusableCall:
     id: int
     transcript: str

@@ -135,6 +135,7 @@ def to_json(report: CostReport) -> dict[str, Any]:
         "unsettled_worst_usd": _money(
             pico_to_usd(sum(r.worst_pico or 0 for r in report.unsettled))
         ),
+        "cache_groups": [group.to_json() for group in report.cache_groups],
         "notes": notes(report),
     }
 

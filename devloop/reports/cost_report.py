@@ -22,6 +22,8 @@ from devloop.ledger import (
     RunGroup,
     pico_to_usd,
 )
+from devloop.reports import cache_groups
+from devloop.reports.cache_groups import CacheGroup
 from devloop.steps import SCRIPT, TIERS
 
 GROUPINGS: tuple[str, ...] = ("step", "model", "tier")
@@ -167,6 +169,7 @@ class CostReport:
     baseline_models: list[str]
     baseline: str = "counterfactual"  # which baseline the baseline/saved columns show
     unsettled: list[OpenReservation] = field(default_factory=list)  # calls in flight at a crash
+    cache_groups: list[CacheGroup] = field(default_factory=list)  # one feature's (cache_groups.py)
 
 
 # --------------------------------------------------------------- building
@@ -222,6 +225,7 @@ def build(
         baseline_models=baseline_models,
         baseline=baseline,
         unsettled=ledger.open_reservations(only),
+        cache_groups=cache_groups.groups(ledger.cache_uses(only)) if only else [],
     )
 
 
