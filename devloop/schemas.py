@@ -84,8 +84,11 @@ BUILD_PLAN = _object(
                 }
             ),
         },
+        # A revision's answer to a finding it judges wrong: the double-check sees it.
+        "declined": {"type": "array", "items": _object({"finding": _STRING, "reason": _STRING})},
     }
 )
+BUILD_PLAN["required"] = ["summary", "tasks"]  # "declined" is optional: a first plan has none
 
 # The schemas a step row names (steps.Step.schema).
 BY_NAME = {"verdict": VERDICT, "findings": FINDINGS, "build_plan": BUILD_PLAN}
@@ -155,13 +158,24 @@ class Task:
 
 
 @dataclass(frozen=True)
+class Decline:
+    finding: str  # the finding, as the revision names it
+    reason: str
+
+
+@dataclass(frozen=True)
 class BuildPlan:
     summary: str
     tasks: tuple[Task, ...] = field(default_factory=tuple)
+    declined: tuple[Decline, ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BuildPlan:
-        return cls(data["summary"], tuple(Task.from_dict(t) for t in data["tasks"]))
+        return cls(
+            data["summary"],
+            tuple(Task.from_dict(t) for t in data["tasks"]),
+            tuple(Decline(d["finding"], d["reason"]) for d in data.get("declined") or []),
+        )
 
     def files(self, *actions: str) -> list[str]:
         """Paths the plan touches with one of `actions` (all when none given), in order."""

@@ -44,6 +44,32 @@ def test_a_revision_round_shows_the_validators_the_earlier_findings_and_the_decl
     assert FINDING["problem"] in integration  # every validator of the gate sees them
 
 
+def test_a_build_plan_revision_may_decline_a_finding_and_the_double_check_sees_why(
+    repo, sim, devloop
+):
+    from loop_harness import build_plan
+
+    declined = {
+        **build_plan(),
+        "declined": [{"finding": FINDING["problem"], "reason": "T1's test command covers it."}],
+    }
+    server = sim(
+        plan_phase(
+            **{"build-plan": [{"json": build_plan()}, {"json": declined}]},
+            **{"double-check": [{"json": FAIL}, {"json": PASS}]},
+        )
+    )
+    result = devloop(repo, "feature", "specs/goodbye.md", "--stop-after", "double-check")
+    assert result.code == 0, result
+    schema = server.bodies("build-plan")[0]["output_config"]["format"]["schema"]
+    assert "declined" in schema["properties"] and "declined" not in schema["required"]
+    first, second = (_text(b) for b in server.bodies("double-check"))
+    assert "revision round" not in first
+    assert "This is revision round 1 of the build plan" in second
+    assert f"- {FINDING['problem']}: T1's test command covers it." in second
+    assert "list it under `declined`" in _text(server.bodies("build-plan")[1])
+
+
 def test_a_requirement_marked_missing_fails_the_gate_whatever_the_verdict_says(repo, sim, devloop):
     missing = {
         "coverage": [{"item": "goodbye() returns 'bye'", "where": "-", "status": "missing"}],

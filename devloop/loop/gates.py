@@ -102,18 +102,22 @@ def earlier_findings(run: FeatureRun, step: Step) -> str:
         return ""
     earlier = [Finding.from_dict(f) for f in revision["findings"]]
     lines = "\n".join(f"- ({f.source}) {f.line()}" for f in earlier)
-    declined = ""
-    if target.artifact == "md":
-        section = prompts.section(run.read(run.artifact(target)), DECLINED_HEADING)
-        declined = (
-            f"\n\nThe author declined some of them, with reasons:\n{section}" if section else ""
-        )
+    section = _declines(run, target)
+    declined = f"\n\nThe author declined some of them, with reasons:\n{section}" if section else ""
     return (
         f"This is revision round {revision['round']} of the {target.title.lower()}. The previous "
         f"version drew these findings:\n{lines}{declined}\n\nFor each, confirm it is resolved "
         "or report it again (a decline you accept is resolved). Report a new finding only at "
         "critical or high severity."
     )
+
+
+def _declines(run: FeatureRun, target: Step) -> str:
+    """What the revised artifact declines, one line each: a plan's `## Declined findings`
+    section, a build plan's `declined` list."""
+    if target.artifact == "md":
+        return prompts.section(run.read(run.artifact(target)), DECLINED_HEADING)
+    return "\n".join(f"- {d.finding}: {d.reason}" for d in run.build_plan().declined)
 
 
 def revise(run: FeatureRun, target: Step, findings: list[Finding]) -> None:
