@@ -17,6 +17,42 @@ def _verdict(findings: list[dict], verdict: str = "fail") -> dict:
     return {"coverage": [], "findings": findings, "verdict": verdict}
 
 
+CORE = "textstats/core.py"
+WORD_COUNT = "    return len(text.split())\n"
+TOP_WORDS_RIGHT = (
+    WORD_COUNT
+    + """
+
+def top_words(text: str, n: int) -> list[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for raw in text.split():
+        word = raw.strip(".,!?;:").lower()
+        if word:
+            counts[word] = counts.get(word, 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]
+"""
+)
+# Passes the test the agent is shown, not the hidden ones (case, punctuation, ties).
+TOP_WORDS_WRONG = (
+    WORD_COUNT
+    + """
+
+def top_words(text, n):
+    from collections import Counter
+
+    return Counter(text.split()).most_common(n)
+"""
+)
+
+
+def _implement(new: str) -> list[dict]:
+    edit = {"command": "str_replace", "path": CORE, "old_str": WORD_COUNT, "new_str": new}
+    return [
+        {"tool_use": {"name": "str_replace_based_edit_tool", "input": edit}},
+        {"text": f"{CORE}: added top_words"},
+    ]
+
+
 RIGHT = {
     "validate-requirements": [{"json": _verdict([_finding("Requirement 2", "critical",
                                                           "`report --json` is not planned")])}],
@@ -31,6 +67,7 @@ RIGHT = {
     ],
     "e2e": [{"text": "## Failures\n- test_filter_by_month\n## Likely causes\n"
                      "src/dates.py parse_date only splits on '/'."}],
+    "implement": _implement(TOP_WORDS_RIGHT),
 }  # fmt: skip
 WRONG = {
     "validate-requirements": [{"json": _verdict([], "pass")}],
@@ -39,6 +76,7 @@ WRONG = {
     "review": [{"json": {"findings": [_finding("src/pager.py:12", "low", "naming")]}}],
     "audit": [{"json": {"findings": []}}, {"json": {"findings": [_finding("src/logs.py:40")]}}],
     "e2e": [{"text": "## Failures\n- a test fails\n## Likely causes\nunclear"}],
+    "implement": _implement(TOP_WORDS_WRONG),
 }
 MISSED = {
     "requirements-missing-json": "verdict 'pass', expected 'fail'",
@@ -48,13 +86,14 @@ MISSED = {
     "audit-contract-violation": "no finding at src/export.py:5",
     "audit-shell-injection": "no finding at src/logs.py:6",
     "triage-cause-in-changed-file": "did not name src/dates.py, parse_date",
+    "implement-top-words": "the hidden tests failed (FAILED (failures=2))",
 }
 
 
 def test_the_bundled_cases_cover_every_judged_step():
     steps = {c.step.key for c in load_cases()}
     assert steps == {"validate-requirements", "validate-integration", "double-check",
-                     "review", "audit", "e2e"}  # fmt: skip
+                     "review", "audit", "e2e", "implement"}  # fmt: skip
     assert {c.id for c in load_cases()} == set(MISSED)
 
 
@@ -68,7 +107,7 @@ def test_right_answers_pass_wrong_ones_fail_and_each_miss_is_named(repo, sim, de
         (case, "mid", True) for case in sorted(MISSED, key=_order)
     ]
     assert all(c["cost_usd"] and c["input_tokens"] > 0 for c in doc["cases"])
-    assert server.count() == 7
+    assert server.count() == 9  # one call per case, two for the implement case
     server.server.close()
 
     sim(WRONG)
@@ -78,7 +117,13 @@ def test_right_answers_pass_wrong_ones_fail_and_each_miss_is_named(repo, sim, de
     assert {c["case"]: c["missed"] for c in doc["cases"]} == MISSED
     assert not any(c["passed"] for c in doc["cases"])
     assert "review on mid: 1/1 in eval-" in "\n".join(doc["drift"])  # against the first run
-    assert "7 of 7 eval answer(s) missed" in bad.err
+    assert "8 of 8 eval answer(s) missed" in bad.err
+    # The failed implement case's repository is kept to read; the passing one's is not.
+    kept = sorted((repo / ".devloop" / "evals" / "work").glob("*/implement-top-words-mid-1"))
+    assert [k.parent.name for k in kept] == [doc["slug"]]
+    assert "most_common" in (kept[0] / "repo" / "textstats" / "core.py").read_text()
+    assert "the repository is kept in" in bad.err
+    assert "implement on mid: 1/1 in eval-" in "\n".join(doc["drift"])
 
 
 def test_eval_calls_are_priced_as_their_own_tagged_feature(repo, sim, devloop):
@@ -107,9 +152,12 @@ def test_a_users_own_cases_are_added_and_a_bad_one_is_refused(repo, sim, devloop
     result = devloop(repo, "eval", "--tier", "mid", "--steps", "review", "--cases", str(mine))
     assert result.code == 0, result
     assert re.search(r"review\s+mid\s+2/2", result.out)
-    (mine / "bad.toml").write_text('step = "implement"\n[judge]\nmentions = ["x"]\n')
+    (mine / "bad.toml").write_text('step = "remediate"\n[judge]\nmentions = ["x"]\n')
     refused = devloop(repo, "eval", "--cases", str(mine))
-    assert refused.code == 2 and "not a one-call model step" in refused.err
+    assert refused.code == 2 and "step 'remediate' has no eval cases" in refused.err
+    (mine / "bad.toml").write_text('step = "implement"\n[judge]\nhidden_tests = {}\n')
+    refused = devloop(repo, "eval", "--cases", str(mine))
+    assert refused.code == 2 and "an implement case needs [files]" in refused.err
 
 
 def _order(case: str) -> tuple:

@@ -16,6 +16,21 @@ One TOML file per case:
     min_severity = "high"                    # ... at least this severe
     mentions = ["src/dates.py", "parse_date"]  # notes steps: the answer names each
 
+An implement case (implement_case.py) is a small repository and one task instead:
+
+    step = "implement"
+    test = "{python} -m unittest -q"         # the task's checks ({python}: devloop's own)
+    [files]                                  # the repository, committed before the task
+    "pkg/core.py" = "..."
+    [task]                                   # one build-plan task (schemas.BUILD_PLAN)
+    id = "T1"  title = "..."  description = "..."  files = [{path = "...", action = "modify"}]
+    acceptance = ["..."]  tests = ["tests/test_core.py"]
+    [inputs]
+    contract = "..."
+    [judge]
+    command = "{python} -m unittest -q tests/test_hidden.py"  # run after the task
+    hidden_tests = {"tests/test_hidden.py" = "..."}          # written in only then
+
 Bundled cases are devloop/evals/cases/*.toml; a directory of a user's own adds to them.
 """
 
@@ -29,9 +44,11 @@ from typing import Any
 
 from devloop.errors import UsageError
 from devloop.schemas import SEVERITIES
-from devloop.steps import AGENT_KINDS, STEPS, Step, resolve_step
+from devloop.steps import AGENT_KINDS, AGENT_TASKS, STEPS, Step, resolve_step
 
 JUDGE_KEYS = ("verdict", "names", "location", "min_severity", "mentions")
+IMPLEMENT_JUDGE_KEYS = ("command", "hidden_tests")
+TASK_KEYS = ("id", "title", "description", "files", "acceptance", "tests")
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,14 @@ class Case:
     map: str = ""
     source: str = ""  # the file it came from
     notes: tuple[str, ...] = field(default=())
+    # An implement case: the repository's files, the task, and the task's test command.
+    files: dict[str, str] = field(default_factory=dict)
+    task: dict[str, Any] = field(default_factory=dict)
+    test_command: str = ""
+
+    @property
+    def builds(self) -> bool:
+        return self.step.kind == AGENT_TASKS
 
 
 def load_cases(extra_dir: Path | None = None, steps: list[str] | None = None) -> list[Case]:
@@ -81,15 +106,22 @@ def _parse(data: dict[str, Any], source: str) -> Case:
         step = resolve_step(str(data.get("step", "")))
     except UsageError as exc:
         raise UsageError(f"{where}: {exc.message}") from None
-    if not step.calls_model or step.kind in AGENT_KINDS:
-        models = ", ".join(s.key for s in STEPS if s.calls_model and s.kind not in AGENT_KINDS)
-        raise UsageError(f"{where}: step '{step.key}' is not a one-call model step ({models}).")
+    judged = [s for s in STEPS if s.calls_model and s.kind not in AGENT_KINDS]
+    judged += [s for s in STEPS if s.kind == AGENT_TASKS]
+    if step not in judged:
+        names = ", ".join(s.key for s in judged)
+        raise UsageError(
+            f"{where}: step '{step.key}' has no eval cases; the steps that do: {names}."
+        )
     judge = data.get("judge")
     if not isinstance(judge, dict) or not judge:
         raise UsageError(f"{where}: a [judge] table says what a right answer does.")
-    unknown = sorted(set(judge) - set(JUDGE_KEYS))
+    known = IMPLEMENT_JUDGE_KEYS if step.kind == AGENT_TASKS else JUDGE_KEYS
+    unknown = sorted(set(judge) - set(known))
     if unknown:
-        raise UsageError(f"{where}: unknown [judge] keys {unknown}; known: {list(JUDGE_KEYS)}.")
+        raise UsageError(f"{where}: unknown [judge] keys {unknown}; known: {list(known)}.")
+    if step.kind == AGENT_TASKS:
+        _check_implement(data, judge, where)
     if judge.get("min_severity", "low") not in SEVERITIES:
         raise UsageError(f"{where}: min_severity must be one of {list(SEVERITIES)}.")
     inputs = data.get("inputs") or {}
@@ -108,4 +140,24 @@ def _parse(data: dict[str, Any], source: str) -> Case:
         judge=judge,
         map=str(data.get("map") or ""),
         source=source,
+        files={str(k): str(v) for k, v in (data.get("files") or {}).items()},
+        task=dict(data.get("task") or {}),
+        test_command=str(data.get("test") or ""),
     )
+
+
+def _check_implement(data: dict[str, Any], judge: dict[str, Any], where: str) -> None:
+    """An implement case names a repository, a task, its test command and hidden tests."""
+    files, task = data.get("files"), data.get("task")
+    if not isinstance(files, dict) or not files:
+        raise UsageError(f"{where}: an implement case needs [files]: the repository's content.")
+    if not isinstance(task, dict) or sorted(task) != sorted(TASK_KEYS):
+        raise UsageError(f"{where}: [task] needs exactly the keys {list(TASK_KEYS)}.")
+    if not str(data.get("test") or "").strip():
+        raise UsageError(f"{where}: `test` is the task's test command ({{python}} allowed).")
+    hidden = judge.get("hidden_tests")
+    if not isinstance(hidden, dict) or not hidden or not str(judge.get("command", "")).strip():
+        raise UsageError(
+            f"{where}: [judge] needs `command` and `hidden_tests` (path = content), the tests "
+            "the agent never sees."
+        )

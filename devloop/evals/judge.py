@@ -4,7 +4,8 @@
   `names` (case-insensitive) in a finding or in a coverage row it marks partly or missing;
 - a findings step: some finding at `location` (the file, within 3 lines of the line) at
   least `min_severity` severe;
-- a notes step (triage): the answer names each of `mentions`.
+- a notes step (triage): the answer names each of `mentions`;
+- an implement case: its hidden tests pass on the agent's work (implement_case.py).
 """
 
 from __future__ import annotations

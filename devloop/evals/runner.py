@@ -9,6 +9,7 @@ compares itself with the last one, step by step and tier by tier (drift).
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -118,6 +119,14 @@ def run_eval(
         door = Door(cfg, ledger, slug, **({"warn": warn} if warn else {}))
         for case in cases:
             context = [case.map or "(no project map for this case)", _spec(case)]
+            if case.builds:
+                for tier in tiers:
+                    for attempt in range(1, repeat + 1):
+                        run.outcomes.append(
+                            _implement(cfg, case, tier, door, ledger, slug, (system, context),
+                                       attempt, warn)
+                        )  # fmt: skip
+                continue
             text = prompts.render_template(root, case.step.template, case.inputs)
             schema = bodies.schema_of(case.step)
             for tier in tiers:
@@ -155,6 +164,45 @@ def run_eval(
         state_mod.evals_dir(root) / f"{slug}.json", json.dumps(run.to_json(), indent=2)
     )
     return run
+
+
+def _implement(
+    cfg: Config,
+    case: Case,
+    tier: str,
+    door: Any,
+    ledger: Ledger,
+    slug: str,
+    context: tuple[str, list[str]],
+    attempt: int,
+    warn: Callable[[str], None] | None,
+) -> Outcome:
+    """An implement case: the agent's work in a throwaway repository, judged by hidden tests."""
+    from devloop.evals.implement_case import run_implement
+    from devloop.money import pico_to_usd
+
+    note = warn or _stderr_note
+    done = run_implement(cfg, case, tier, door, ledger, slug, context, attempt, note)
+    stats = done.stats
+    prompt_tokens = (
+        stats.input_tokens + stats.cache_write_tokens + stats.cache_read_tokens if stats else 0
+    )
+    return Outcome(
+        case=case.id,
+        step=case.step.key,
+        tier=tier,
+        model=cfg.models.for_tier(tier),
+        passed=done.judgement.passed,
+        missed=done.judgement.missed,
+        cost_usd=pico_to_usd(stats.cost_pico) if stats and stats.priced_calls else None,
+        input_tokens=prompt_tokens,
+        output_tokens=stats.output_tokens if stats else 0,
+        call_id=done.last_call,
+    )
+
+
+def _stderr_note(message: str) -> None:
+    print(f"devloop: {message}", file=sys.stderr)
 
 
 def _spec(case: Case) -> str:
