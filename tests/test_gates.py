@@ -92,6 +92,13 @@ def test_validate_integration_sees_the_contracts_files_before_and_review_and_aud
 ):
     from loop_harness import build_phase
 
+    built = agent.implement
+
+    def implement_and_a_helper(ctx, tasks):  # a file the contract does not name
+        (ctx.root / "src" / "helpers.py").write_text("def shout(s):\n    return s.upper()\n")
+        return built(ctx, tasks)
+
+    agent.implement = implement_and_a_helper
     server = sim({**plan_phase(), **build_phase()})
     assert devloop(repo, "feature", "specs/goodbye.md").code == 0
     (integration,) = (_text(b) for b in server.bodies("validate-integration"))
@@ -102,6 +109,9 @@ def test_validate_integration_sees_the_contracts_files_before_and_review_and_aud
         (prompt,) = (_text(b) for b in server.bodies(step))
         after = prompt.split("<code>", 1)[1].split("</code>", 1)[0]
         assert "def goodbye():\n    return 'bye'" in after, step
+        # A changed file outside the contract is there whole too, after the contract's.
+        assert after.index("### src/app.py") < after.index("### src/helpers.py"), step
+        assert "return s.upper()" in after, step
 
 
 def test_a_file_too_large_for_its_share_is_shown_by_its_definitions(tmp_path):

@@ -133,7 +133,7 @@ def _make_repository(repo: Path, files: dict[str, str]) -> None:
         target.write_text(text, encoding="utf-8")
     repository.git(["init", "-q"], repo)
     repository.git(["add", "-A"], repo)
-    repository.git([*COMMITTER, "commit", "-q", "-m", "eval case"], repo)
+    repository.git([*COMMITTER, "commit", "-q", "-m", "eval case"], repo)  # not a step: git commit
 
 
 def _first(text: str) -> str:

@@ -68,7 +68,9 @@ def source_text(run: FeatureRun, step: Step, source: str) -> str:
     if source == DOCS:
         return docs_owner(run.cfg)
     if source == CODE:
-        return contract_code(run)
+        return contract_code(
+            run, with_changed=step.number > STEPS.first_of_kind(AGENT_TASKS).number
+        )
     if source == EARLIER:
         return gates.earlier_findings(run, step)
     if source == TASKS:
@@ -139,14 +141,18 @@ def docs_owner(cfg: Config) -> str:
     )
 
 
-def contract_code(run: FeatureRun) -> str:
-    """The files the Integration Contract names, as they are now (code_view.py)."""
+def contract_code(run: FeatureRun, *, with_changed: bool = False) -> str:
+    """The files the Integration Contract names, as they are now (code_view.py); after the
+    build (`with_changed`), also every other file it changed, so review and audit read each
+    hunk in its whole file and can judge it against the code around it."""
     tracked = set(repository.tracked_files(run.root, exclude=EXCLUDE))
 
     def shown(rel: str) -> bool:
         return run.files.shown(rel, tracked=rel in tracked)
 
     paths = code_view.contract_paths(run.contract())
+    if with_changed:
+        paths += [p for p in changed_files(diff(run)) if p not in paths]
     return code_view.files_view(run.root, paths, run.cfg.loop.code_tokens, shown)
 
 
