@@ -428,6 +428,8 @@ def default_of(key: str) -> Any:
 
 
 def _step_table(table: dict[str, Any], rule: Rule, where: str, path: str) -> dict[str, Any]:
+    if not table:
+        return table  # the commit hook's usual case: the step table is never imported
     from devloop.steps import resolve_step
 
     out = {}

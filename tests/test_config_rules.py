@@ -236,6 +236,16 @@ def test_allow_unpriced_lets_an_unpriced_model_through(git_repo):
     assert cfg.models.light == "local-llama" and cfg.models.allow_unpriced
 
 
+def test_preflight_does_not_call_an_allowed_unpriced_model_ok(git_repo, run_devloop):
+    (git_repo / "devloop.toml").write_text(
+        '[models]\nallow_unpriced = true\nlight = "local-llama"\n'
+    )
+    proc = run_devloop(git_repo, "check", "preflight")
+    line = next(x for x in proc.stdout.splitlines() if "models:" in x)
+    assert line.startswith("  ok    models: UNPRICED (allowed by [models] allow_unpriced)")
+    assert "light = local-llama" in line
+
+
 @pytest.mark.parametrize(
     "budget",
     ["[budget]\nfeature_usd = 5\n", "[budget]\nstep_usd = 1\n", "[budget.steps]\nplan = 1\n"],
