@@ -2,12 +2,15 @@
 
 Read from `devloop.toml` at the repository root, or from `[tool.devloop]` in
 `pyproject.toml`; devloop.toml wins when both exist. Every problem is a ConfigError
-(exit 2) that names the file, the dotted key and what to do.
+(exit 2) that names the file, the table and key as TOML writes them, the value, and what to
+do: `devloop.toml [loop] max_revisions = -3: must be 0 or more. ...`. This module checks
+each value's type; the range of every key is configkeys.py's rule table.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -16,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from devloop.errors import ConfigError, UnknownStepError, did_you_mean
+from devloop.errors import ConfigError, did_you_mean
 from devloop.tiers import TIERS
 
 CONFIG_FILE = "devloop.toml"
@@ -36,6 +39,8 @@ class ModelsConfig:
     frontier: str = "claude-opus-5-5"
     mid: str = "claude-sonnet-5-5"
     light: str = "claude-haiku-5-5"
+    # A model the price table does not know is refused unless this says it is meant.
+    allow_unpriced: bool = False
 
     def for_tier(self, tier: str) -> str:
         return getattr(self, tier)
@@ -51,6 +56,7 @@ class EndpointsConfig:
 
 
 MISMATCH_POLICIES = ("auto", "warn", "fail")
+LOOP_SEVERITIES = ("critical", "high", "medium", "low")
 
 
 @dataclass
@@ -261,11 +267,60 @@ def read_toml(source: Any, where: str, unreadable: str) -> dict[str, Any]:
 
 
 def parse(data: dict[str, Any], *, source: Path | None = None, prefix: str = "") -> Config:
+    from devloop import configkeys
+
     where = str(source) if source else "configuration"
     cfg = _build(Config, data, where, prefix)
     cfg.source = source
-    _validate(cfg, where, prefix)
+    configkeys.validate(cfg, where, prefix)
     return cfg
+
+
+# ---------------------------------------------------------------- messages
+
+_NO_VALUE = object()
+
+
+def toml_value(value: Any) -> str:
+    """`value` as it reads in TOML, for a message: "text", 3, 0.5, inf, true, [..]."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, Decimal):
+        if value.is_nan():
+            return "nan"
+        if value.is_infinite():
+            return "inf" if value > 0 else "-inf"
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return str(value)
+
+
+def key_name(path: str) -> str:
+    """A dotted key as TOML writes it: "loop.max_revisions" -> "[loop] max_revisions",
+    "routing.steps.review" -> "[routing.steps] review", "models" -> "models"."""
+    table, dot, key = path.rpartition(".")
+    return f"[{table}] {key}" if dot else key
+
+
+def key_error(
+    where: str, path: str, problem: str, *, value: Any = _NO_VALUE, fix: str = ""
+) -> ConfigError:
+    """The one shape of a config message: `FILE [table] key = value: problem. fix`."""
+    shown = key_name(path) + ("" if value is _NO_VALUE else f" = {toml_value(value)}")
+    return ConfigError(f"{where} {shown}: {problem}." + (f" {fix}" if fix else ""))
 
 
 # Keys an earlier version read, with what replaced them: a plain "unknown key" would leave
@@ -273,23 +328,33 @@ def parse(data: dict[str, Any], *, source: Path | None = None, prefix: str = "")
 RETIRED = {
     "allow_commands": "is no longer used: the build agent's commands run in the OS sandbox "
     "([sandbox]), so any command may run there. Remove the line; to let commands see more, "
-    "use [sandbox] read, env or network.",
+    "use [sandbox] read, env or network",
 }
 
 
 def _build(cls: type, data: Any, where: str, path: str) -> Any:
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: '{path.rstrip('.') or 'top level'}' must be a table.")
+        table = path.rstrip(".")
+        raise key_error(
+            where,
+            table or "top level",
+            f"must be a table ([{table}])" if table else "must be a table",
+            value=data,
+            fix=f"Write it as a [{table}] section with its keys under it." if table else "",
+        )
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("toml", True)}
     for key in data:
         if key not in fields and key in RETIRED:
-            raise ConfigError(f"{where}: '{path}{key}' {RETIRED[key]}")
+            raise key_error(where, f"{path}{key}", RETIRED[key])
         if key not in fields:
-            hint = did_you_mean(key, fields, cutoff=0.5, prefix=path)
+            hint = did_you_mean(key, fields, cutoff=0.5)
             valid = ", ".join(fields)
-            raise ConfigError(
-                f"{where}: unknown key '{path}{key}'.{hint} Valid keys here: {valid}."
+            raise key_error(
+                where,
+                f"{path}{key}",
+                f"unknown key.{hint} Valid keys here: {valid}",
+                fix="Fix the spelling or remove the line.",
             )
     kwargs = {}
     for name in fields:
@@ -298,7 +363,8 @@ def _build(cls: type, data: Any, where: str, path: str) -> Any:
     return cls(**kwargs)
 
 
-def _type_name(tp: Any) -> str:
+def type_name(tp: Any) -> str:
+    """What a value of type `tp` is, in words: "an integer", "a list of strings"."""
     names = {
         str: "a string",
         int: "an integer",
@@ -314,20 +380,38 @@ def _type_name(tp: Any) -> str:
     if origin is dict:
         return "a table"
     if origin in (types.UnionType, typing.Union):
-        return " or ".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None))
+        return " or ".join(type_name(a) for a in typing.get_args(tp) if a is not type(None))
     return getattr(tp, "__name__", str(tp))
+
+
+_TOML_TYPES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a table",
+}
 
 
 def _convert(tp: Any, value: Any, where: str, path: str) -> Any:
     def wrong() -> ConfigError:
-        got = type(value).__name__
-        return ConfigError(f"{where}: '{path}' must be {_type_name(tp)}, not {got} ({value!r}).")
+        got = _TOML_TYPES.get(type(value), type(value).__name__)
+        return key_error(
+            where,
+            path,
+            f"must be {type_name(tp)}, not {got}",
+            value=value,
+            fix="Change it, or delete the line for the default.",
+        )
 
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, where, path + ".")
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
         options = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(options) == 1:  # `X | None`: X's own message (such as "must be finite")
+            return _convert(options[0], value, where, path)
         for option in options:
             try:
                 return _convert(option, value, where, path)
@@ -364,151 +448,16 @@ def _convert(tp: Any, value: Any, where: str, path: str) -> Any:
         except InvalidOperation:
             raise wrong() from None
         if not amount.is_finite():
-            raise ConfigError(f"{where}: '{path}' must be a finite amount of USD, not {value!r}.")
+            raise key_error(
+                where,
+                path,
+                "must be a finite amount of USD",
+                value=value,
+                fix="Change it, or delete the line for the default.",
+            )
         return amount
     if tp is str:
         if not isinstance(value, str):
             raise wrong()
         return value
     raise wrong()
-
-
-def _step_key(name: str, where: str, path: str) -> str:
-    from devloop.steps import resolve_step
-
-    try:
-        return resolve_step(name).key
-    except UnknownStepError as exc:
-        raise ConfigError(f"{where}: '{path}': {exc.message}") from None
-
-
-def _choice(value: str, allowed: tuple[str, ...], what: str, where: str, path: str) -> None:
-    if value not in allowed:
-        hint = did_you_mean(value, allowed)
-        raise ConfigError(
-            f"{where}: '{path}' = '{value}' is not a known {what}.{hint}"
-            f" Use one of: {', '.join(allowed)}."
-        )
-
-
-def _validate(cfg: Config, where: str, prefix: str) -> None:
-    from devloop.steps import resolve_step
-
-    _choice(cfg.routing.router, ROUTERS, "router", where, f"{prefix}routing.router")
-    overrides = {}
-    for name, tier in cfg.routing.steps.items():
-        path = f"{prefix}routing.steps.{name}"
-        key = _step_key(name, where, path)
-        _choice(tier, MODEL_TIERS, "tier", where, path)
-        if not resolve_step(key).calls_model:
-            raise ConfigError(
-                f"{where}: '{path}': step '{key}' is run by a script and has no model tier."
-                " Remove this override."
-            )
-        overrides[key] = tier
-    cfg.routing.steps = overrides
-
-    efforts = {}
-    for name, level in cfg.effort.items():
-        path = f"{prefix}effort.{name}"
-        efforts[_step_key(name, where, path)] = level
-        _choice(level, EFFORT_LEVELS, "effort level", where, path)
-    cfg.effort = efforts
-
-    ceilings = {}
-    for name, usd in cfg.budget.steps.items():
-        path = f"{prefix}budget.steps.{name}"
-        ceilings[_step_key(name, where, path)] = usd
-        if usd <= 0:
-            raise ConfigError(f"{where}: '{path}' must be a positive amount of USD.")
-    cfg.budget.steps = ceilings
-    for name in ("feature_usd", "step_usd"):
-        usd = getattr(cfg.budget, name)
-        if usd is not None and usd <= 0:
-            raise ConfigError(f"{where}: '{prefix}budget.{name}' must be a positive amount of USD.")
-
-    for name in MODEL_TIERS:
-        if not getattr(cfg.models, name).strip():
-            raise ConfigError(f"{where}: '{prefix}models.{name}' must name a model id.")
-    if not cfg.git.commit_types:
-        raise ConfigError(f"{where}: '{prefix}git.commit_types' must list at least one type.")
-    limits = ("view_max_chars", "file_max_bytes", "command_timeout_s", "command_output_max_chars")
-    for name in limits:
-        if getattr(cfg.tools, name) <= 0:
-            raise ConfigError(f"{where}: '{prefix}tools.{name}' must be a positive number.")
-    _validate_loop(cfg, where, prefix)
-    _validate_agent(cfg, where, prefix)
-    _validate_sandbox(cfg, where, prefix)
-    _choice(
-        cfg.api.on_model_mismatch,
-        MISMATCH_POLICIES,
-        "model-mismatch policy",
-        where,
-        f"{prefix}api.on_model_mismatch",
-    )
-    if cfg.api.max_continuations < 0:
-        raise ConfigError(f"{where}: '{prefix}api.max_continuations' must be 0 or more.")
-    if not 0 <= cfg.routing.low_threshold <= cfg.routing.high_threshold <= 1:
-        raise ConfigError(
-            f"{where}: '{prefix}routing.low_threshold' and 'high_threshold' must satisfy"
-            " 0 <= low <= high <= 1."
-        )
-
-
-LOOP_SEVERITIES = ("critical", "high", "medium", "low")
-
-
-def _validate_loop(cfg: Config, where: str, prefix: str) -> None:
-    """[loop]: per-step max_tokens keyed by step, a known severity."""
-    limits = {}
-    for name, tokens in cfg.loop.max_tokens.items():
-        path = f"{prefix}loop.max_tokens.{name}"
-        limits[_step_key(name, where, path)] = tokens
-        if tokens < 1:
-            raise ConfigError(f"{where}: '{path}' must be a positive number of tokens.")
-    cfg.loop.max_tokens = limits
-    _choice(
-        cfg.loop.remediate_severity,
-        LOOP_SEVERITIES,
-        "severity",
-        where,
-        f"{prefix}loop.remediate_severity",
-    )
-
-
-def _validate_agent(cfg: Config, where: str, prefix: str) -> None:
-    """[agent]: positive limits; docs files inside the repository."""
-    for name in ("attempts", "max_turns", "max_tool_calls", "diff_max_chars"):
-        if getattr(cfg.agent, name) < 1:
-            raise ConfigError(f"{where}: '{prefix}agent.{name}' must be at least 1.")
-    for i, name in enumerate(cfg.agent.docs_files):
-        parts = Path(name).parts
-        if not name.strip() or Path(name).is_absolute() or ".." in parts:
-            raise ConfigError(
-                f"{where}: '{prefix}agent.docs_files[{i}]' = {name!r} must be a path relative "
-                'to the repository root, such as "README.md".'
-            )
-
-
-def _validate_sandbox(cfg: Config, where: str, prefix: str) -> None:
-    """[sandbox]: a known mode; absolute read paths; env names that carry no credential."""
-    from devloop.redaction import is_secret_name
-
-    box = cfg.sandbox
-    _choice(box.mode, SANDBOX_MODES, "sandbox mode", where, f"{prefix}sandbox.mode")
-    for i, name in enumerate(box.read):
-        if not (name.startswith("/") or name.startswith("~/")):
-            raise ConfigError(
-                f"{where}: '{prefix}sandbox.read[{i}]' = {name!r} must be an absolute path "
-                'or start with "~/", such as "/opt/sdk" or "~/.gradle".'
-            )
-    for i, name in enumerate(box.env):
-        path = f"{prefix}sandbox.env[{i}]"
-        if not name.replace("_", "A").isalnum() or name[0].isdigit():
-            raise ConfigError(f"{where}: '{path}' = {name!r} is not an environment variable name.")
-        if name.upper().startswith("ANTHROPIC_") or is_secret_name(name):
-            raise ConfigError(
-                f"{where}: '{path}' = {name!r} looks like a credential, and credentials never "
-                "enter the sandbox: model-written code runs there. Remove it; a test that needs "
-                "a secret belongs outside devloop's loop."
-            )

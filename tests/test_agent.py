@@ -538,10 +538,10 @@ def test_changed_between_sees_edits_back_and_forth():
 @pytest.mark.parametrize(
     ("agent_table", "message"),
     [
-        ({"attempts": 0}, "'agent.attempts' must be at least 1"),
-        ({"max_tool_calls": 0}, "'agent.max_tool_calls' must be at least 1"),
-        ({"docs_files": ["../NOTES.md"]}, "'agent.docs_files[0]' = '../NOTES.md' must be a path"),
-        ({"escalate": "yes"}, "'agent.escalate' must be true or false"),
+        ({"attempts": 0}, "[agent] attempts = 0: must be at least 1"),
+        ({"max_tool_calls": 0}, "[agent] max_tool_calls = 0: must be at least 1"),
+        ({"docs_files": ["../NOTES.md"]}, '[agent] docs_files[0] = "../NOTES.md": must be a path'),
+        ({"escalate": "yes"}, '[agent] escalate = "yes": must be true or false'),
     ],
 )
 def test_agent_config_errors_name_the_key(agent_table, message):

@@ -278,8 +278,22 @@ def test_preflight_passes_with_a_key_and_tools(git_repo):
     cfg = cfg_for(git_repo, lint="ruff check .", test="python -m pytest")
     env = {"ANTHROPIC_API_KEY": "k", "PATH": VENV_PATH}
     results = checks.preflight(cfg, env=env)
-    assert [r.name for r in results] == ["git", "tools", "api"]
+    assert [r.name for r in results] == ["git", "tools", "api", "models"]
     assert all(r.passed for r in results), results
+    assert results[3].summary == "every tier's model is in the price table"
+
+
+def test_preflight_says_an_allowed_unpriced_model_is_unpriced(git_repo):
+    cfg = cfg_for(git_repo)
+    cfg.models.allow_unpriced, cfg.models.light = True, "local-llama"
+    (models,) = [r for r in checks.preflight(cfg, env={}) if r.name == "models"]
+    assert models.passed and models.summary.startswith("UNPRICED (allowed by [models]")
+    assert "light = local-llama" in models.summary
+    # Under a ceiling (the run's --budget) the Door would refuse every call: a failure.
+    (bounded,) = [
+        r for r in checks.preflight(cfg, env={}, budget_left_usd=Decimal(5)) if r.name == "models"
+    ]
+    assert not bounded.passed and "a budget ceiling is set" in bounded.summary
 
 
 def test_preflight_names_what_is_missing(tmp_path):

@@ -155,11 +155,11 @@ def test_cli_reports_each_problem_with_file_and_line(git_repo, run_devloop):
 
 
 def test_cli_header_length_comes_from_config(git_repo, run_devloop):
-    (git_repo / "devloop.toml").write_text("[git]\nheader_max_length = 20\n")
-    (git_repo / "MSG").write_text("fix: this header is too long\n")
+    (git_repo / "devloop.toml").write_text("[git]\nheader_max_length = 30\n")
+    (git_repo / "MSG").write_text("fix: this header is much too long to pass\n")
     proc = run_devloop(git_repo, "check", "commit-msg", "MSG")
     assert proc.returncode == 1
-    assert "the limit is 20" in proc.stdout
+    assert "the limit is 30" in proc.stdout
 
 
 def test_cli_missing_file_is_a_usage_error(git_repo, run_devloop):

@@ -41,8 +41,17 @@ def test_deprecated_model_warns_and_check_fails(git_repo, run_devloop, sim):
     assert checked.returncode == 1
 
 
-def test_unpriced_model_is_a_loud_warning(git_repo, run_devloop):
+def test_unpriced_model_is_refused_unless_allowed(git_repo, run_devloop):
     (git_repo / "devloop.toml").write_text('[models]\nlight = "claude-haiku-9"\n')
+    refused = run_devloop(git_repo, "models")
+    assert refused.returncode == 2
+    assert '[models] light = "claude-haiku-9": is not in devloop\'s price table' in refused.stderr
+
+
+def test_an_allowed_unpriced_model_is_a_loud_warning(git_repo, run_devloop):
+    (git_repo / "devloop.toml").write_text(
+        '[models]\nallow_unpriced = true\nlight = "claude-haiku-9"\n'
+    )
     proc = run_devloop(git_repo, "models", "--check")
     assert proc.returncode == 1
     assert "WARNING: light: not in the price table" in proc.stderr

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
 from devloop.errors import EXIT_USAGE
-from devloop.sim import ScenarioError, load_scenario, parse_scenario
+from devloop.sim import ScenarioError, bundled_scenarios, load_scenario, parse_scenario
 from devloop.sim.scenario import ReplyQueue, ScenarioGap
 
 TOML = """
@@ -81,7 +82,63 @@ def test_explicit_blocks_keep_their_order():
 def test_the_shipped_example_scenario_loads():
     example = resources.files("devloop.sim") / "scenarios" / "example.toml"
     scenario = load_scenario(str(example))
-    assert {"default", "plan", "implement", "review"} <= set(scenario.steps)
+    assert {"default", "research", "plan", "implement", "review"} <= set(scenario.steps)
+    assert bundled_scenarios()["example"] == Path(str(example))
+    notes = scenario.steps["research"][-1]  # research ends with its notes, no tool call
+    assert [b.type for b in notes.blocks] == ["text"] and "## Relevant code" in notes.blocks[0].text
+
+
+def schema_problems(scenario) -> list[str]:
+    """Where a scenario's replies would not pass devloop: steps it does not have, answers
+    to a structured step that miss the step's schema, tools no step offers."""
+    from devloop import jsonshape, schemas
+    from devloop.agent.tools.inspect import SEARCH
+    from devloop.agent.tools.workspace import BASH, EDITOR
+    from devloop.steps import STEPS
+
+    found = []
+    for key, replies in scenario.steps.items():
+        step = STEPS.get(key)
+        if step is None and key not in ("default", "*"):
+            found.append(f"{key}: not a step")
+            continue
+        for i, reply in enumerate(replies):
+            tools = [b.name for b in reply.blocks if b.type == "tool_use"]
+            found += [
+                f"{key}[{i}]: no tool {t!r}" for t in tools if t not in (EDITOR, BASH, SEARCH)
+            ]
+            answer = not (tools or reply.error or reply.refusal or reply.stream_error)
+            if step is None or step.schema is None or not answer or reply.truncate:
+                continue
+            text = "".join(b.text for b in reply.blocks if b.type == "text")
+            try:
+                value = json.loads(text)
+            except ValueError:
+                found.append(f"{key}[{i}]: not JSON")
+                continue
+            schema = schemas.BY_NAME[step.schema]
+            found += [f"{key}[{i}]: {p}" for p in jsonshape.problems(value, schema)]
+    return found
+
+
+SHIPPED = {name: path for name, path in bundled_scenarios().items()}
+SHIPPED["demo"] = Path(str(resources.files("devloop.demo") / "scenario.toml"))
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_every_shipped_scenario_matches_the_schemas(name):
+    assert schema_problems(load_scenario(SHIPPED[name])) == []
+
+
+def test_the_schema_check_catches_a_verdict_off_its_schema():
+    old_example = parse_scenario(
+        {"steps": {"validate-requirements": [{"json": {"verdict": "pass", "issues": []}}]}}
+    )
+    assert schema_problems(old_example) == [
+        "validate-requirements[0]: $: missing required property 'coverage'",
+        "validate-requirements[0]: $: missing required property 'findings'",
+        "validate-requirements[0]: $: unexpected property 'issues'",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -467,9 +467,11 @@ def test_tools_config_section(tmp_path):
     cfg = config_mod.load(tmp_path)
     assert cfg.tools.view_max_chars == 2000 and cfg.tools.command_timeout_s == 30.0
     assert Config().tools.file_max_bytes == 512_000
-    with pytest.raises(ConfigError, match="'tools.allow_commands' is no longer used: .* sandbox"):
+    with pytest.raises(
+        ConfigError, match=r"\[tools\] allow_commands: is no longer used: .* sandbox"
+    ):
         config_mod.parse({"tools": {"allow_commands": ["make build"]}})
-    with pytest.raises(ConfigError, match="tools.view_max_chars' must be a positive"):
+    with pytest.raises(ConfigError, match=r"\[tools\] view_max_chars = 0: must be at least 1"):
         config_mod.parse({"tools": {"view_max_chars": 0}})
-    with pytest.raises(ConfigError, match="unknown key 'tools.allow'"):
+    with pytest.raises(ConfigError, match=r"\[tools\] allow: unknown key"):
         config_mod.parse({"tools": {"allow": []}})

@@ -1,6 +1,6 @@
 """What can be known before a feature run starts: a git repository, the configured tools on
-PATH, an API key or base URL; for the loop's step 7 also the plan's files, a clean tree and
-the budget left."""
+PATH, an API key or base URL, priced models; for the loop's step 7 also the plan's files, a
+clean tree and the budget left."""
 
 from __future__ import annotations
 
@@ -35,9 +35,11 @@ def preflight(
 ) -> list[CheckResult]:
     """What can be known before a feature run starts. Standalone (`devloop check
     preflight`) this is: a git repository, the configured tools on PATH, an API key or base
-    URL. The loop's step 7 adds its plan's files, a clean tree and the budget left."""
+    URL, each tier's model priced. The loop's step 7 adds its plan's files, a clean tree and
+    the budget left."""
     env = os.environ if env is None else env
     results = [_git_check(cfg), _tools_check(cfg, env), _api_check(cfg, env)]
+    results.append(_models_check(cfg, bounded=budget_left_usd is not None))
     if plan_files:
         results.append(_files_check(cfg, plan_files))
     if require_clean:
@@ -109,6 +111,37 @@ def _api_check(cfg: Config, env: Mapping[str, str]) -> CheckResult:
             )
         ],
         fix="export ANTHROPIC_API_KEY=...",
+    )
+
+
+def _models_check(cfg: Config, *, bounded: bool) -> CheckResult:
+    """Every tier's model has a price. An unpriced one gets this far only by [models]
+    allow_unpriced, and under a budget ceiling the Door would refuse each of its calls."""
+    from devloop.model import pricing
+
+    known = set(pricing.known_models())
+    tiers = config_mod.MODEL_TIERS
+    unpriced = [
+        f"{t} = {cfg.models.for_tier(t)}" for t in tiers if cfg.models.for_tier(t) not in known
+    ]
+    if not unpriced:
+        return CheckResult("models", True, "every tier's model is in the price table")
+    ceiling = bounded or any(
+        v for v in (cfg.budget.feature_usd, cfg.budget.step_usd, cfg.budget.steps)
+    )
+    if ceiling:
+        return CheckResult(
+            "models",
+            False,
+            f"no price for {', '.join(unpriced)}, and a budget ceiling is set: devloop never "
+            "sends a call it cannot price under a ceiling",
+            fix="run without --budget and [budget], or choose priced models under [models]",
+        )
+    return CheckResult(
+        "models",
+        True,
+        f"UNPRICED (allowed by [models] allow_unpriced): {', '.join(unpriced)}; their calls "
+        "are recorded as unpriced, never as $0, and no ceiling limits them",
     )
 
 

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from devloop.cli.app import cli
-from devloop.cli.options import PathParam
 from devloop.errors import UsageError
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
 
 # -------------------------------------------------------------------- sim
 
@@ -25,10 +18,11 @@ def sim() -> None:
 @sim.command("serve")
 @click.option(
     "--scenario",
-    "scenario_path",
+    "scenario",
     required=True,
-    type=PathParam(dir_okay=False),
-    help="Scenario file (TOML or JSON): the replies to give, step by step.",
+    metavar="NAME|FILE",
+    help="The replies to give, step by step: a bundled scenario's name (such as `example`) "
+    "or a scenario file (TOML or JSON).",
 )
 @click.option(
     "--port",
@@ -38,19 +32,19 @@ def sim() -> None:
     help="Port on 127.0.0.1; 0 picks a free one.",
 )
 @click.pass_context
-def sim_serve(ctx: click.Context, scenario_path: Path, port: int) -> None:
+def sim_serve(ctx: click.Context, scenario: str, port: int) -> None:
     """Serve the Anthropic API on 127.0.0.1 from a scenario, until Ctrl-C."""
     import signal
 
-    from devloop.sim import SimServer, load_scenario
+    from devloop.sim import SimServer, find_scenario, load_scenario
 
-    path = scenario_path if scenario_path.is_absolute() else ctx.obj["start"] / scenario_path
+    path = find_scenario(scenario, ctx.obj["start"])
     server = SimServer(load_scenario(path), port=port, log=lambda line: click.echo(line, err=True))
     try:
         server.start()
     except OSError as exc:
         raise UsageError(f"--port {port}: cannot listen on 127.0.0.1 ({exc.strerror}).") from exc
-    click.echo(f"devloop sim: serving {path.name} at {server.base_url}")
+    click.echo(f"devloop sim: serving {path} at {server.base_url}")
     click.echo("Point devloop (or any Anthropic SDK client) at it:")
     click.echo(f"  export ANTHROPIC_BASE_URL={server.base_url}")
     click.echo("  export ANTHROPIC_API_KEY=sim-key   # any value works")

@@ -12,7 +12,14 @@ capabilities, errors); nothing of the engine (an import-linter contract).
 """
 
 from devloop.sim.app import SimRequest
-from devloop.sim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from devloop.sim.scenario import (
+    Scenario,
+    ScenarioError,
+    bundled_scenarios,
+    find_scenario,
+    load_scenario,
+    parse_scenario,
+)
 from devloop.sim.server import SimServer
 
 __all__ = [
@@ -20,6 +27,8 @@ __all__ = [
     "ScenarioError",
     "SimRequest",
     "SimServer",
+    "bundled_scenarios",
+    "find_scenario",
     "load_scenario",
     "parse_scenario",
 ]

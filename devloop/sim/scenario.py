@@ -13,7 +13,7 @@ count_tokens, the Models API and ``max_tokens: 0`` cache pre-warming consume no 
     text = "## Plan ..."
 
     [[steps.validate-requirements]]         # structured output: the text is this JSON
-    json = { verdict = "pass", issues = [] }
+    json = { coverage = [], findings = [], verdict = "pass" }
 
     [[steps.implement]]                     # several blocks, in order
     thinking = "Look first."                # optional thinking block, always first
@@ -150,6 +150,36 @@ class Scenario:
     @classmethod
     def from_dict(cls, data: dict, *, source: str = "<dict>") -> Scenario:
         return parse_scenario(data, source=source)
+
+
+BUNDLED_DIR = Path(__file__).resolve().parent / "scenarios"
+SCENARIO_SUFFIXES = (".toml", ".json")
+
+
+def bundled_scenarios() -> dict[str, Path]:
+    """The scenarios shipped with devloop, by name (the file name without its suffix)."""
+    files = sorted(BUNDLED_DIR.iterdir()) if BUNDLED_DIR.is_dir() else []
+    return {p.stem: p for p in files if p.suffix in SCENARIO_SUFFIXES}
+
+
+def find_scenario(name: str, start: Path) -> Path:
+    """What `--scenario NAME` means: a scenario file (relative to `start`), else the bundled
+    scenario of that name; a ScenarioError naming both when it is neither."""
+    path = Path(name).expanduser()
+    path = path if path.is_absolute() else start / path
+    if path.is_file():
+        return path
+    bundled = bundled_scenarios()
+    if name in bundled:
+        return bundled[name]
+    from devloop.errors import did_you_mean
+
+    what = "is a directory" if path.is_dir() else "is no file"
+    raise ScenarioError(
+        f"--scenario {name}: {what} ({path}) and no bundled scenario has that name."
+        f"{did_you_mean(name, bundled)} Give a scenario file (TOML or JSON) or a bundled name: "
+        f"{', '.join(bundled) or '(none installed)'}."
+    )
 
 
 def load_scenario(path: str | Path) -> Scenario:
