@@ -7,6 +7,7 @@ from pathlib import Path
 
 from devloop import config as config_mod
 from devloop.errors import UsageError
+from devloop.state import check_writable
 
 IGNORE_LINE = ".devloop/"
 # What each ecosystem's builds and test runs leave in the tree: ignored so no commit takes
@@ -96,6 +97,7 @@ def init_repo(start: Path, *, force: bool = False) -> list[str]:
                 "Move it aside or use `devloop init --force`."
             )
 
+    check_writable(root, "the repository root")  # refuse before the first file is written
     cfg = config_mod.Config()
     cfg.commands = detect_commands(root)
     config_path.write_text(tomli_w.dumps(config_mod.to_dict(cfg)), encoding="utf-8")
