@@ -109,6 +109,7 @@ def feature(
     Artifacts, state.json and transcripts go to .devloop/features/<slug>/. Exit codes:
     0 done or stopped as asked, 1 a step failed, 2 usage (bad spec, not a repository),
     3 budget reached, 4 API failure, 130 interrupted; `devloop resume SLUG` continues.
+    With --dry-run: 0, or 1 when a pre-flight check fails (a run would stop there).
     """
     from devloop import loop
 
