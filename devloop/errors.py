@@ -13,14 +13,16 @@ EXIT_USAGE = 2  # usage or config error
 EXIT_BUDGET = 3  # budget would be exceeded
 EXIT_API = 4  # model/API failure after retries
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # stdout closed early (`| head`): what a shell shows for SIGPIPE
 
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "success",
-    EXIT_FAILED: "a check or step failed",
-    EXIT_USAGE: "usage or configuration error",
+    EXIT_FAILED: "a check or step failed, or the disk filled up",
+    EXIT_USAGE: "usage or configuration error, or a place devloop must write is not writable",
     EXIT_BUDGET: "a budget ceiling would be exceeded",
     EXIT_API: "model or API failure after retries",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C); state saved",
+    EXIT_BROKEN_PIPE: "the output was closed early (e.g. `| head`); nothing else went wrong",
 }
 
 
@@ -72,6 +74,57 @@ class ApiError(DevloopError):
 
 class Interrupted(DevloopError):
     exit_code = EXIT_INTERRUPTED
+
+
+class StorageError(DevloopError):
+    """A file or directory devloop must write cannot be written. Made by `cannot_write`."""
+
+
+# errno name -> (what the OS said, in words; what to do). A full disk is exit 1 (the work
+# failed and can be re-run once there is room); a place that can never be written (no
+# permission, read-only, a file in the way, nothing there) is exit 2, like any bad setting.
+_FULL = ("ENOSPC", "EDQUOT", "EFBIG")
+_OS_REASONS = {
+    "ENOSPC": ("no space is left on the device", "free some space and run the command again"),
+    "EDQUOT": ("the disk quota is used up", "free some space and run the command again"),
+    "EFBIG": (
+        "the file would exceed the file size limit (`ulimit -f`)",
+        "raise the limit and run the command again",
+    ),
+    "EROFS": (
+        "the file system is read-only",
+        "run devloop where it can write, or make that file system writable",
+    ),
+    "EACCES": ("permission denied", "make it writable for this user, or choose another place"),
+    "EPERM": (
+        "the operation is not permitted",
+        "make it writable for this user, or choose another place",
+    ),
+    "ENOTDIR": (
+        "a file is in the way where a directory is needed",
+        "move that file, or choose another place",
+    ),
+    "ENOENT": (
+        "a directory on the way does not exist and cannot be made there",
+        "create it first, or choose another place",
+    ),
+}
+
+
+def cannot_write(
+    path: object, exc: OSError, what: str = "", *, verb: str = "write"
+) -> StorageError:
+    """The error for an OSError met while writing `path` (`what`: what it was, e.g. "the
+    run lock"): the path, the OS's reason in words and what to do, never a traceback."""
+    import errno as errno_mod
+
+    name = errno_mod.errorcode.get(exc.errno or 0, "")
+    reason, fix = _OS_REASONS.get(name, (exc.strerror or str(exc), "fix that and try again"))
+    label = f"{what} " if what else ""
+    err = StorageError(f"cannot {verb} {label}{path}: {reason}. {fix[0].upper()}{fix[1:]}.")
+    if name not in _FULL:
+        err.exit_code = EXIT_USAGE
+    return err
 
 
 def did_you_mean(

@@ -11,6 +11,7 @@ from pathlib import Path
 from devloop import config as config_mod
 from devloop.errors import UsageError
 from devloop.money import usd
+from devloop.state import check_writable
 
 IGNORE_LINE = ".devloop/"
 # What each ecosystem's builds and test runs leave in the tree: ignored so no commit takes
@@ -177,6 +178,7 @@ def init_repo(start: Path, *, force: bool = False) -> list[str]:
                 "Move it aside or use `devloop init --force`."
             )
 
+    check_writable(root, "the repository root")  # refuse before the first file is written
     cfg = config_mod.Config()
     detected = detect_commands(root)
     cfg.commands = detected.commands

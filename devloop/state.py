@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from devloop.errors import EXIT_FAILED, DevloopError, UsageError
+from devloop.errors import EXIT_FAILED, DevloopError, UsageError, cannot_write
 from devloop.steps import STEPS, Step
 
 DEVLOOP_DIR = ".devloop"
@@ -49,21 +49,50 @@ def now() -> str:
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write `path` so that readers (and a crash) see the old content or the new, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write `path` so that readers (and a crash) see the old content or the new, whole.
+    A write that fails (a full disk, no permission) removes its temp file and raises a
+    StorageError naming `path`; the old content stays."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(raw)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise cannot_write(path, exc) from None
     with contextlib.suppress(OSError):  # the rename itself durable; not on every filesystem
         fd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def check_writable(directory: Path, what: str = "") -> None:
+    """Raise a StorageError unless files can be made in `directory` (or, when it does not
+    exist yet, in the nearest directory above it that does): asked of the file system
+    itself by making and removing a probe file, since permission bits say nothing about
+    read-only mounts, /proc, or root."""
+    import tempfile
+
+    existing = Path(directory)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        import errno
+
+        raise cannot_write(directory, NotADirectoryError(errno.ENOTDIR, "not a directory"), what)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".devloop-probe-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise cannot_write(directory, exc, what) from None
 
 
 # ------------------------------------------------------------ paths
@@ -241,8 +270,11 @@ class RepoLock:
     def acquire(self, what: str) -> RepoLock:
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # before anything of the run exists: nothing to undo
+            raise cannot_write(self.path, exc, "the run lock") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -261,9 +293,13 @@ class RepoLock:
                 f", since {previous.get('since', '?')}), which is no longer running."
             )
         record = json.dumps({"pid": os.getpid(), "what": what, "since": now()}).encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, record, 0)
-        os.fsync(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, record, 0)
+            os.fsync(fd)
+        except OSError as exc:  # a full disk: the lock is not held, nothing else was written
+            os.close(fd)
+            raise cannot_write(self.path, exc, "the run lock") from None
         self._fd = fd
         return self
 

@@ -306,11 +306,18 @@ def test_preflight_names_what_is_missing(tmp_path):
     assert any("./smoke.sh" in m for m in messages)
 
 
-def test_preflight_accepts_a_base_url_or_endpoints(tmp_path):
+def test_preflight_wants_a_key_even_with_a_base_url_or_endpoints(tmp_path):
+    # The SDK client refuses to start without a key, so a base URL alone is not "ok".
     cfg = cfg_for(tmp_path)
-    assert checks.preflight(cfg, env={"ANTHROPIC_BASE_URL": "http://127.0.0.1:1"})[2].passed
+    url_only = checks.preflight(cfg, env={"ANTHROPIC_BASE_URL": "http://127.0.0.1:1"})[2]
+    assert not url_only.passed and "needs a key too" in url_only.summary
+    assert "any key" in url_only.details[0].message
     cfg.endpoints.mid = "http://127.0.0.1:2"
-    assert checks.preflight(cfg, env={})[2].passed
+    assert not checks.preflight(cfg, env={})[2].passed
+    with_key = checks.preflight(cfg, env={"ANTHROPIC_API_KEY": "k"})[2]
+    assert (
+        with_key.passed and with_key.summary == "configured via ANTHROPIC_API_KEY, [endpoints] mid"
+    )
 
 
 def test_preflight_takes_the_loops_extra_inputs(git_repo):

@@ -86,7 +86,7 @@ def test_a_sandboxed_run_records_its_sandbox(repo, sim, devloop, agent):
 def test_dry_run_says_which_sandbox_and_which_files_stay_private(repo, devloop, monkeypatch):
     (repo / "notes.txt").write_text("mine\n")
     result = devloop(repo, "feature", "specs/goodbye.md", "--dry-run")
-    assert result.code == 0, result
+    assert result.code == 1 and "would stop at (api)" in result.err, result  # only: no key
     assert "ok    sandbox: bubblewrap" in result.out
     assert "private files: not seen and not committed: notes.txt" in result.out
     no_bwrap(monkeypatch)

@@ -94,20 +94,24 @@ def _tools_check(cfg: Config, env: Mapping[str, str]) -> CheckResult:
 
 
 def _api_check(cfg: Config, env: Mapping[str, str]) -> CheckResult:
+    # A key is what the SDK client needs (model/client.py refuses a run without one); a
+    # base URL or [endpoints] only says where it goes, e.g. `devloop sim serve` with any key.
     keys = [k for k in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN") if env.get(k)]
     base = env.get("ANTHROPIC_BASE_URL")
     endpoints = [t for t in config_mod.MODEL_TIERS if getattr(cfg.endpoints, t, "")]
-    if keys or base or endpoints:
+    if keys:
         how = keys + (["ANTHROPIC_BASE_URL"] if base else [])
         how += [f"[endpoints] {', '.join(endpoints)}"] if endpoints else []
         return CheckResult("api", True, "configured via " + ", ".join(how))
     return CheckResult(
         "api",
         False,
-        "no API key or base URL",
+        "no API key"
+        + (" (a base URL is set, but a run needs a key too)" if base or endpoints else ""),
         [
             Detail(
-                "set ANTHROPIC_API_KEY, or ANTHROPIC_BASE_URL / [endpoints] for a compatible server"
+                "set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN for a gateway); for a "
+                "compatible server at ANTHROPIC_BASE_URL or [endpoints], any key"
             )
         ],
         fix="export ANTHROPIC_API_KEY=...",

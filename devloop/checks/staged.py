@@ -12,7 +12,7 @@ from devloop.checks.commands import run_format, run_lint, run_tests
 from devloop.checks.results import CheckResult, run_side_by_side
 from devloop.checks.routing_doc import check_routing
 from devloop.config import Config
-from devloop.errors import ConfigError
+from devloop.errors import ConfigError, UsageError
 from devloop.git import repository, staged
 
 if TYPE_CHECKING:
@@ -49,6 +49,14 @@ def check_staged(start: Path) -> StagedRun:
     notes = [_recovery_note(recovered)] if recovered and recovered.restored + recovered.kept else []
     if not config_mod.is_configured(root):
         return StagedRun(False, root, notes=notes)
+    if snap.unmerged:  # git cannot show a staged version of a conflicted file
+        shown = ", ".join(snap.unmerged[:5]) + (" ..." if len(snap.unmerged) > 5 else "")
+        raise UsageError(
+            f"{len(snap.unmerged)} file(s) in {repo.toplevel} still have merge conflicts "
+            f"({shown}), so there is no staged version to check. Resolve them and `git add` "
+            "each one (or abort: `git merge --abort`, `git rebase --abort`), then run "
+            "`devloop check staged` again."
+        )
     try:
         cfg: Config | None = config_mod.load(root)
     except ConfigError:

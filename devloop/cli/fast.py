@@ -9,7 +9,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from devloop.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, DevloopError
+from devloop.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    DevloopError,
+    cannot_write,
+)
 from devloop.git import repository
 
 NOT_CONFIGURED = (
@@ -68,9 +75,31 @@ def fast_main(argv: Sequence[str]) -> int | None:
     except KeyboardInterrupt:
         print("devloop: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    except OSError as exc:  # as cli/main.py: a message, never a traceback
+        where = exc.filename if exc.filename is not None else "a file"
+        error = cannot_write(where, exc, verb="use")
+        print(f"devloop: error: {error.message}", file=sys.stderr)
+        return error.exit_code
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_broken_pipe()
     if failure:
         print(f"devloop: error: {failure}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def quiet_broken_pipe() -> None:
+    """The reader of our output went away (`devloop cost | head -1`): exit quietly with
+    the code a shell shows for SIGPIPE. stdout is pointed at /dev/null first, so the
+    interpreter's last flush of what is still buffered cannot fail loudly."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(EXIT_BROKEN_PIPE)

@@ -9,7 +9,7 @@ import click
 from devloop.cli.app import cli, load_config
 from devloop.cli.cost import cost
 from devloop.cli.options import STEP, PathParam, parse_budget, parse_stop_after, unsandboxed_option
-from devloop.errors import DevloopError, UsageError
+from devloop.errors import CheckFailed, DevloopError, UsageError
 from devloop.money import usd, usd_or
 
 if TYPE_CHECKING:
@@ -109,6 +109,7 @@ def feature(
     Artifacts, state.json and transcripts go to .devloop/features/<slug>/. Exit codes:
     0 done or stopped as asked, 1 a step failed, 2 usage (bad spec, not a repository),
     3 budget reached, 4 API failure, 130 interrupted; `devloop resume SLUG` continues.
+    With --dry-run: 0, or 1 when a pre-flight check fails (a run would stop there).
     """
     from devloop import loop
 
@@ -122,7 +123,14 @@ def feature(
     if dry_run:
         from devloop.loop import dryrun
 
-        _show_dry_run(dryrun.dry_run(cfg, spec_path, options.budget_usd), as_json)
+        dry = dryrun.dry_run(cfg, spec_path, options.budget_usd)
+        _show_dry_run(dry, as_json)
+        failed = [r.name for r in dry.checks if not r.passed and not r.skipped]
+        if failed:  # the whole report first; then the exit code says a run would be refused
+            raise CheckFailed(
+                f"pre-flight found {len(failed)} problem(s) a run would stop at "
+                f"({', '.join(failed)}); fix them (see above), then dry-run again."
+            )
         return
     _run_feature(ctx, cfg, as_json, lambda emit: loop.start(cfg, spec_path, options, emit))
 

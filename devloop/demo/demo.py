@@ -33,9 +33,9 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from devloop import loop
+from devloop import loop, state
 from devloop.config import MODEL_TIERS, Config
-from devloop.errors import UsageError
+from devloop.errors import Interrupted, UsageError
 from devloop.git import repository
 from devloop.money import usd
 from devloop.sim.scenario import Scenario, parse_scenario
@@ -127,9 +127,9 @@ def _copy_tree(source: Traversable, target: Path) -> None:
 
 
 def target_dir(directory: Path | None) -> Path | None:
-    """The directory the demo may use: `directory` when it is new or empty (None: a fresh
-    temporary one, made later by `prepare`). A UsageError (exit 2) otherwise; nothing is
-    written either way."""
+    """The directory the demo may use: `directory` when it is new or empty and can be
+    written (None: a fresh temporary one, made later by `prepare`). A UsageError or
+    StorageError (exit 2) otherwise; nothing is written either way."""
     if directory is None:
         return None
     if directory.exists() and not directory.is_dir():
@@ -139,6 +139,7 @@ def target_dir(directory: Path | None) -> Path | None:
             f"--dir {directory}: the directory is not empty, and the demo never overwrites "
             "anything. Give a new or empty directory, or leave out --dir for a temporary one."
         )
+    state.check_writable(directory, "--dir")  # /proc/x, a file's child, a read-only parent
     return directory.resolve()
 
 
@@ -230,6 +231,14 @@ class DemoRun:
         with offline(self.cfg) as server:
             try:
                 return loop.start(self.cfg, self.repo.spec, loop.RunOptions(), emit)
+            except Interrupted:
+                # The engine's hint, `devloop resume`, cannot work here: the scripted
+                # replies stopped with this process, and a real key would pay real models.
+                raise Interrupted(
+                    f"interrupted; the demo stops here. It cannot be resumed (its scripted "
+                    f"replies stopped with it): run `devloop demo` again to start over. "
+                    f"What it did so far is in {self.repo.root}."
+                ) from None
             finally:
                 self.unused = server.unused()
                 self.requests = len(server.message_requests())

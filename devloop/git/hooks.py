@@ -12,12 +12,14 @@ those print are built here (`staged_report`, `commit_msg_report`), so the click 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
-from devloop.errors import UsageError
+from devloop.errors import UsageError, cannot_write
 from devloop.git import repository
 from devloop.resources import bundled_dir
+from devloop.state import check_writable
 
 HOOK_NAMES = ("pre-commit", "commit-msg")
 
@@ -55,8 +57,14 @@ def hooks_dir(start: Path) -> Path:
 
 
 def check_installable(start: Path, *, force: bool = False) -> Path:
-    """Raise a UsageError, before anything is written, if `install` would refuse."""
+    """Raise a UsageError (or a StorageError: the hooks directory cannot be written, say a
+    core.hooksPath pointing somewhere impossible), before anything is written, if `install`
+    would refuse."""
     directory = hooks_dir(start)
+    configured = repository.config_value(start, "core.hooksPath")
+    check_writable(
+        directory, f"the hooks directory{' set by core.hooksPath' if configured else ''}"
+    )
     for name in HOOK_NAMES:
         target = directory / name
         if not _exists(target) or is_devloop_hook(target):
@@ -78,10 +86,20 @@ def check_installable(start: Path, *, force: bool = False) -> Path:
 def install(start: Path, *, force: bool = False) -> list[str]:
     """Install the pre-commit and commit-msg shims; returns what it did."""
     directory = check_installable(start, force=force)
-    directory.mkdir(parents=True, exist_ok=True)
     done = []
     for name in HOOK_NAMES:
         target = directory / name
+        tmp = target.with_name(f".{name}.devloop-tmp")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            # The new hook is whole on disk before the old one moves: a failed write
+            # (a full disk) leaves the user's hook where it was.
+            tmp.write_bytes(shim(name).read_bytes())
+            os.chmod(tmp, 0o755)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise cannot_write(target, exc, "the hook") from None
         note = ""
         if _exists(target) and not is_devloop_hook(target):
             os.rename(target, _backup(target))
@@ -89,9 +107,6 @@ def install(start: Path, *, force: bool = False) -> list[str]:
             verb = "installed"
         else:
             verb = "updated" if _exists(target) else "installed"
-        tmp = target.with_name(f".{name}.devloop-tmp")
-        tmp.write_bytes(shim(name).read_bytes())
-        os.chmod(tmp, 0o755)
         os.replace(tmp, target)  # never a half-written hook
         done.append(f"{verb} {target}{note}")
     return done

@@ -164,6 +164,7 @@ class Snapshot:
     repo: Repo
     staged: list[Entry]
     unstaged: list[Entry]
+    unmerged: list[str]  # paths with a merge conflict not yet resolved (and `git add`ed)
 
 
 def snapshot(start: Path) -> Snapshot:
@@ -177,7 +178,8 @@ def snapshot(start: Path) -> Snapshot:
     repo = _repo_from(rev, start)
     if files.returncode != 0:
         raise GitError(f"`git diff-files` failed in {start}: {files.stderr.decode().strip()}")
-    return Snapshot(repo, _staged(index, repo.toplevel), _unstaged(files.stdout))
+    unmerged = sorted({e.path for e in _parse_raw(files.stdout) if e.status == "U"})
+    return Snapshot(repo, _staged(index, repo.toplevel), _unstaged(files.stdout), unmerged)
 
 
 def config_value(cwd: Path, key: str) -> str | None:

@@ -36,7 +36,7 @@ from devloop import loop
 from devloop import spec as spec_mod
 from devloop import state as state_mod
 from devloop.config import Config
-from devloop.errors import DevloopError, UsageError
+from devloop.errors import DevloopError, UsageError, did_you_mean
 from devloop.git import repository
 from devloop.ledger import Ledger, ledger_path
 from devloop.steps import AGENT_TASKS, STEPS
@@ -354,6 +354,14 @@ def clean(root: Path, slug: str) -> list[str]:
     """Remove the A/B worktrees of `slug` that git finds clean, keeping each arm's .devloop
     next to where it was; a worktree holding changes is kept. Branches are never deleted."""
     directory = ab_dir(root, slug)
+    if not directory.is_dir():
+        parent = directory.parent
+        known = sorted(p.name for p in parent.iterdir() if p.is_dir()) if parent.is_dir() else []
+        listed = ", ".join(known) if known else "none"
+        raise UsageError(
+            f"no A/B run '{slug}' in {parent} (known: {listed}).{did_you_mean(slug, known)} "
+            "Give the spec path or the slug `devloop ab` printed."
+        )
     lines = []
     for name in ARMS:
         path = directory / name

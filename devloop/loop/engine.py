@@ -44,6 +44,15 @@ def needs_sandbox(first: int | None, stop_after: int | None) -> bool:
     return max(first, STEPS.first_of_kind(PRE_CHECKS).number) <= last
 
 
+def needs_model(first: int | None, stop_after: int | None) -> bool:
+    """Whether a run from step `first` (None: nothing left) reaches a step that calls a
+    model before stopping after `stop_after`."""
+    if first is None:
+        return False
+    last = stop_after if stop_after is not None else STEPS[-1].number
+    return any(step.calls_model for step in STEPS if first <= step.number <= last)
+
+
 class Run:
     """One execution of a feature's remaining steps (a start or a resume)."""
 

@@ -27,6 +27,7 @@ from devloop.loop.events import Emit, Event, RunOptions, RunResult, StepFailed
 from devloop.loop.gates import reset_from
 from devloop.loop.inputs import EXCLUDE
 from devloop.loop.prompts import freeze_prefix
+from devloop.model import check_settings
 from devloop.state import FeatureState
 from devloop.steps import STEPS, Step
 
@@ -65,6 +66,8 @@ def start(
     spec = load_spec(cfg, spec_path)
     root = cfg.root
     head = repo_head(root)
+    if engine.needs_model(STEPS[0].number, options.stop_after):
+        check_settings(cfg)  # no key: refused before the branch and the state exist
     require_ledger(root)
     lock = state_mod.RepoLock(root).acquire(f"devloop feature {spec.slug}")
     try:
@@ -152,6 +155,8 @@ def resume(
             message = f"feature '{slug}' is already done ({state.message})"
             return RunResult(slug, "already-done", message, directory)
         first = options.from_step if options.from_step is not None else _first_number(state)
+        if engine.needs_model(first, options.stop_after):
+            check_settings(cfg)  # no key: refuse before anything changes
         if engine.needs_sandbox(first, options.stop_after):
             sandbox.runner(cfg, required=True)  # no sandbox: refuse before anything changes
         _warn_spec_changed(state, emit)

@@ -15,7 +15,7 @@ May import: the leaf modules (config, errors, money, usage, tokens, capabilities
 promptcache, jsonshape, redaction) and ledger. Nothing of loop, agent, reports or cli.
 """
 
-from devloop.model.client import count_tokens, fetch_model_info, key_configured
+from devloop.model.client import check_settings, count_tokens, fetch_model_info, key_configured
 from devloop.model.door import Door, ExchangeLog
 from devloop.model.replies import (
     EmptyReplyError,
@@ -52,6 +52,7 @@ __all__ = [
     "TruncatedReplyError",
     "UnknownStopError",
     "build_params",
+    "check_settings",
     "count_breakpoints",
     "count_tokens",
     "estimate_input_tokens",

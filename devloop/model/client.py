@@ -9,8 +9,8 @@ import random
 import threading
 from typing import Any
 
-from devloop.config import Config
-from devloop.errors import ApiError, UsageError
+from devloop.config import PYPROJECT, Config
+from devloop.errors import ApiError, ConfigError, UsageError
 from devloop.redaction import redact
 
 # HTTP statuses the SDK retries, and those that fail at once with advice.
@@ -49,14 +49,30 @@ def _on_response(response: Any) -> None:
         begun()
 
 
-def client_for(base_url: str, cfg: Config) -> Any:
-    """One SDK client per base URL per process (connection reuse, one retry policy)."""
+def check_settings(cfg: Config) -> None:
+    """Refuse what would stop `client_for` (no key, a retry count the SDK cannot take),
+    for a run to ask before it creates its branch and state."""
     if not key_configured():
         raise UsageError(
-            "no API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN for a gateway). "
-            "To run offline, start `devloop sim serve` and set ANTHROPIC_BASE_URL to its URL "
-            "with any key."
+            "no API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN for a gateway), then run "
+            "the same command again. To run offline, start `devloop sim serve` and set "
+            "ANTHROPIC_BASE_URL to its URL with any key."
         )
+    retries = cfg.api.max_retries
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        # The SDK takes a negative count and then fails every request with a RuntimeError.
+        source = cfg.source
+        prefix = "tool.devloop." if source is not None and source.name == PYPROJECT else ""
+        raise ConfigError(
+            f"{source or 'the config'}: '{prefix}api.max_retries' is {retries!r}; it must be "
+            "a whole number, 0 or more (0: never retry). Set it there, e.g. max_retries = 2 "
+            "(the default)."
+        )
+
+
+def client_for(base_url: str, cfg: Config) -> Any:
+    """One SDK client per base URL per process (connection reuse, one retry policy)."""
+    check_settings(cfg)
     import hashlib
 
     # Keyed by what the SDK would read at construction, so a changed environment gets a new
@@ -118,6 +134,8 @@ def fetch_model_info(cfg: Config, tier: str) -> dict[str, Any]:
     try:
         client = client_for(base_url, cfg)
         return client.models.retrieve(model).model_dump(mode="json")
+    except ConfigError:
+        raise  # a setting to fix, not an API that failed
     except UsageError as exc:
         raise ApiError(exc.message) from None
     except anthropic.NotFoundError:
@@ -139,6 +157,8 @@ def count_tokens(cfg: Config, tier: str, params: dict[str, Any]) -> int:
     try:
         client = client_for(getattr(cfg.endpoints, tier, "") or "", cfg)
         return client.messages.count_tokens(**fields).input_tokens
+    except ConfigError:
+        raise  # a setting to fix, not an API that failed
     except UsageError as exc:
         raise ApiError(exc.message) from None
     except anthropic.APIStatusError as exc:

@@ -295,8 +295,8 @@ class Door:
 
         model = params["model"]
         shape = baseline.request_shape(params)
+        client = client_for(self._base_url(tier), self.cfg)  # refused: nothing reserved
         reservation = self._reserve(step, model, params, step_run_id)
-        client = client_for(self._base_url(tier), self.cfg)
         headers = {}
         if self.cfg.api.attribution_headers:
             headers = {"X-Devloop-Feature": self.feature, "X-Devloop-Step": step}
