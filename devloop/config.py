@@ -8,6 +8,7 @@ Read from `devloop.toml` at the repository root, or from `[tool.devloop]` in
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import types
 import typing
@@ -81,8 +82,13 @@ class CommandsConfig:
     quick_test: str = ""
     smoke: str = ""
     timeout_s: float = 600.0
-    # Suffixes of the staged files lint/format check in the commit hook, e.g. [".py"].
-    # Empty: inferred from the lint/format tool (ruff -> .py/.pyi), else every file.
+    # The files lint and format apply to, as glob patterns ("*.go", "src/*.ts"): the
+    # staged files in the hooks, the files a task changed in the agent's checks. Empty:
+    # inferred from the tool (checks/commands.py: ruff -> *.py, gofmt -> *.go ...), else
+    # every file.
+    lint_files: list[str] = field(default_factory=list)
+    format_files: list[str] = field(default_factory=list)
+    # The older form: suffixes ([".py"]) for lint and format both, when theirs are empty.
     file_suffixes: list[str] = field(default_factory=list)
 
 
@@ -437,6 +443,7 @@ def _validate(cfg: Config, where: str, prefix: str) -> None:
         if getattr(cfg.tools, name) <= 0:
             raise ConfigError(f"{where}: '{prefix}tools.{name}' must be a positive number.")
     _validate_loop(cfg, where, prefix)
+    _validate_commands(cfg, where, prefix)
     _validate_agent(cfg, where, prefix)
     _validate_sandbox(cfg, where, prefix)
     _choice(
@@ -474,6 +481,32 @@ def _validate_loop(cfg: Config, where: str, prefix: str) -> None:
         where,
         f"{prefix}loop.remediate_severity",
     )
+
+
+_LONE_SUFFIX = re.compile(r"\.[A-Za-z0-9_+-]+")
+
+
+def _validate_commands(cfg: Config, where: str, prefix: str) -> None:
+    """[commands]: file patterns relative to the repository, suffixes that look like ones."""
+    for key in ("lint_files", "format_files"):
+        for i, pattern in enumerate(getattr(cfg.commands, key)):
+            path = f"{prefix}commands.{key}[{i}]"
+            if not pattern.strip() or pattern.startswith("/") or ".." in pattern.split("/"):
+                raise ConfigError(
+                    f"{where}: '{path}' = {pattern!r} must be a glob pattern relative to the "
+                    'repository root, such as "*.go" or "src/*.ts".'
+                )
+            if _LONE_SUFFIX.fullmatch(pattern):
+                raise ConfigError(
+                    f"{where}: '{path}' = {pattern!r} is a suffix, and patterns match file "
+                    f'names: write "*{pattern}".'
+                )
+    for i, suffix in enumerate(cfg.commands.file_suffixes):
+        if not suffix.strip() or "/" in suffix or "*" in suffix:
+            raise ConfigError(
+                f"{where}: '{prefix}commands.file_suffixes[{i}]' = {suffix!r} must be a file "
+                'suffix such as ".py"; for patterns use lint_files and format_files.'
+            )
 
 
 def _validate_agent(cfg: Config, where: str, prefix: str) -> None:
