@@ -62,14 +62,15 @@ class ParseCache:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            body = json.dumps(
-                {"version": self.version, "entries": self._used},
-                separators=(",", ":"),
-                sort_keys=True,
-            )
             fd, tmp = tempfile.mkstemp(prefix=".codemap-", dir=self.path.parent)
+        except OSError:
+            return  # a read-only checkout: the next map parses again
+        body = json.dumps(
+            {"version": self.version, "entries": self._used}, separators=(",", ":"), sort_keys=True
+        )
+        try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(body)
             os.replace(tmp, self.path)
         except OSError:
-            pass  # a read-only checkout: the next map parses again
+            Path(tmp).unlink(missing_ok=True)
