@@ -201,3 +201,17 @@ def test_help_does_not_import_tree_sitter():
     modules = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert not {m for m in modules if m.split(".")[0].startswith("tree_sitter")}
     assert "devloop.codemap" not in modules
+
+
+def test_without_tree_sitter_the_map_falls_back_to_the_patterns(tmp_path, monkeypatch):
+    from devloop.codemap import tags
+
+    monkeypatch.setattr(tags, "available", lambda: False)
+    repo = write_sample(tmp_path / "py", SAMPLES[0])
+    result = build_map(repo, 2_000)
+    assert result.stats.parsed == 0 and result.stats.unparsed == 10
+    assert file_block(result.text, "app/ledger.py") == [
+        "1: class Ledger:",
+        "2: def reconcileTotals(self, entries: list[int]) -> int:",
+    ]
+    assert tokens.estimate(result.text) <= 2_000

@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from devloop.codemap.languages import grammar_for
 from devloop.git import repository
 
 EXCLUDED_DIRS = (".devloop",)
@@ -23,7 +24,7 @@ class FileInfo:
     size: int
     lines: int | None  # None: binary or too large to read
     text: str | None = None
-    data: bytes | None = None  # the raw content, for the parser
+    data: bytes | None = None  # the raw content, kept for the files a grammar parses
     blob: str = ""  # git's object id of the content ("" when not read)
 
     @property
@@ -53,18 +54,11 @@ def scan(root: Path, leave_out: str | None = None) -> list[FileInfo]:
             data = path.read_bytes() if size <= READ_LIMIT else None
         except OSError:
             continue
-        text = None
-        if data is not None and b"\0" not in data[:8192]:
-            text = data.decode("utf-8", "replace")
-        infos.append(make_info(rel, size, text, data if text is not None else None))
-    return infos
-
-
-def make_info(path: str, size: int, text: str | None, data: bytes | None = None) -> FileInfo:
-    if text is None:
-        lines = None
-    else:
+        if data is None or b"\0" in data[:8192]:
+            infos.append(FileInfo(rel, size, None))
+            continue
+        text = data.decode("utf-8", "replace")
         lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-    if text is not None and data is None:
-        data = text.encode("utf-8")
-    return FileInfo(path, size, lines, text, data, blob_id(data) if data is not None else "")
+        parsed = data if grammar_for(rel) is not None else None
+        infos.append(FileInfo(rel, size, lines, text, parsed, blob_id(data)))
+    return infos

@@ -10,6 +10,7 @@ then falls back to the file's layout line and an excerpt.
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
@@ -92,11 +93,16 @@ def library_version() -> str:
         return "none"
 
 
-@cache
-def _parser(name: str) -> Any:
-    from tree_sitter_language_pack import get_parser
+_PARSERS = threading.local()  # a parser is not safe to share: one per thread and grammar
 
-    return get_parser(name)  # type: ignore[arg-type]
+
+def _parser(name: str) -> Any:
+    parsers = _PARSERS.__dict__.setdefault("by_name", {})
+    if name not in parsers:
+        from tree_sitter_language_pack import get_parser
+
+        parsers[name] = get_parser(name)  # type: ignore[arg-type]
+    return parsers[name]
 
 
 @cache
@@ -224,7 +230,7 @@ def _refine(
             and declaration.parent is not None
             and (declaration.parent.type == "export_statement")
         )
-        is_const = declaration is not None and _text(declaration, src).startswith("const")
+        is_const = declaration is not None and declaration.children[0].type == "const"
         name = _text(node.child_by_field_name("name"), src)
         return "const" if is_const and (exported or _CONSTANT_NAME.fullmatch(name)) else None
     if t == "variable_declarator":  # Java, C#: constants, not fields
