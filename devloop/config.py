@@ -87,8 +87,13 @@ class CommandsConfig:
     quick_test: str = ""
     smoke: str = ""
     timeout_s: float = 600.0
-    # Suffixes of the staged files lint/format check in the commit hook, e.g. [".py"].
-    # Empty: inferred from the lint/format tool (ruff -> .py/.pyi), else every file.
+    # The files lint and format apply to, as glob patterns ("*.go", "src/*.ts"): the
+    # staged files in the hooks, the files a task changed in the agent's checks. Empty:
+    # inferred from the tool (checks/commands.py: ruff -> *.py, gofmt -> *.go ...), else
+    # every file.
+    lint_files: list[str] = field(default_factory=list)
+    format_files: list[str] = field(default_factory=list)
+    # The older form: suffixes ([".py"]) for lint and format both, when theirs are empty.
     file_suffixes: list[str] = field(default_factory=list)
 
 

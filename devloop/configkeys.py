@@ -159,6 +159,17 @@ def _suffix(value: str) -> str | None:
     return 'must be a file name ending, such as ".py"'
 
 
+_LONE_SUFFIX = re.compile(r"\.[A-Za-z0-9_+-]+")
+
+
+def _file_pattern(value: str) -> str | None:
+    if not value.strip() or value.startswith("/") or ".." in value.split("/"):
+        return 'must be a glob pattern relative to the repository root, such as "*.go"'
+    if _LONE_SUFFIX.fullmatch(value):
+        return f'is a suffix, and patterns match file names: write "*{value}"'
+    return None
+
+
 def _relative_path(value: str) -> str | None:
     path = Path(value)
     if value.strip() and not path.is_absolute() and ".." not in path.parts:
@@ -273,8 +284,18 @@ RULES: dict[str, Rule] = {
     "commands.quick_test": Rule("a fast test run for the commit hook", _COMMAND, _shell_command),
     "commands.smoke": Rule("the smoke test (step 15)", _COMMAND, _shell_command),
     "commands.timeout_s": Rule("seconds one command may run", _SECONDS, _seconds),
+    "commands.lint_files": Rule(
+        "the files lint checks, as glob patterns ([] = from the tool: ruff -> *.py, gofmt -> *.go)",
+        'a list of patterns, such as ["*.go"] or ["src/*.ts"]',
+        each=_file_pattern,
+    ),
+    "commands.format_files": Rule(
+        "the files format checks, as glob patterns ([] = from the tool, as for lint_files)",
+        'a list of patterns, such as ["*.rs"]',
+        each=_file_pattern,
+    ),
     "commands.file_suffixes": Rule(
-        "endings of the staged files lint and format check ([] = from the tool: ruff -> .py)",
+        "the older form: endings for lint and format both, when their _files are empty",
         'a list of endings, such as [".py"]',
         each=_suffix,
     ),

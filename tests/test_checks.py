@@ -59,6 +59,12 @@ def test_narrow(command, expected):
         ("npx eslint .", "eslint"),
         ("RUFF_CACHE_DIR=/tmp ruff check .", "ruff"),
         ("npm run lint", "npm"),
+        ("pnpm exec eslint .", "eslint"),
+        ("yarn dlx prettier --check .", "prettier"),
+        ("bunx biome check .", "biome"),
+        ("bundle exec rubocop {files}", "rubocop"),
+        ("go vet ./...", "go"),
+        ("cargo clippy -- -D warnings", "cargo"),
         ("'unbalanced", None),
     ],
 )
@@ -66,13 +72,87 @@ def test_tool_name(command, tool):
     assert checks.tool_name(command) == tool
 
 
-def test_file_suffixes_configured_inferred_or_all(tmp_path):
-    cfg = cfg_for(tmp_path)
-    assert checks.file_suffixes(cfg, "ruff check .") == (".py", ".pyi")
-    assert checks.file_suffixes(cfg, "npx eslint .") == commands.TOOL_SUFFIXES["eslint"]
-    assert checks.file_suffixes(cfg, "make lint") is None
+@pytest.mark.parametrize(
+    ("command", "patterns"),
+    [
+        ("ruff check .", ("*.py", "*.pyi")),
+        ("npx eslint .", commands.TOOL_PATTERNS["eslint"]),
+        ("gofmt -l {files}", ("*.go",)),
+        ("golangci-lint run", ("*.go",)),
+        ("go vet ./...", ("*.go",)),
+        ("cargo clippy -- -D warnings", ("*.rs",)),
+        ("rustfmt --check {files}", ("*.rs",)),
+        ("pnpm exec tsc --noEmit", ("*.ts", "*.tsx", "*.mts", "*.cts")),
+        ("bundle exec rubocop {files}", ("*.rb", "*.rake", "*.gemspec", "Gemfile", "Rakefile")),
+        ("ktlint {files}", ("*.kt", "*.kts")),
+        ("clang-format --dry-run -Werror {files}", commands.TOOL_PATTERNS["clang-format"]),
+        ("dotnet format --verify-no-changes", ("*.cs", "*.fs", "*.vb")),
+        ("swiftlint lint .", ("*.swift",)),
+        ("vendor/bin/phpcs .", ("*.php",)),
+        ("make lint", None),
+        ("npm run lint", None),
+    ],
+)
+def test_file_patterns_are_inferred_from_the_tool(tmp_path, command, patterns):
+    assert checks.file_patterns(cfg_for(tmp_path, lint=command), "lint") == patterns
+
+
+def test_file_patterns_configured_per_command_then_suffixes_then_inferred(tmp_path):
+    cfg = cfg_for(tmp_path, lint="ruff check .", format="gofmt -l .")
     cfg.commands.file_suffixes = [".md", "rst"]
-    assert checks.file_suffixes(cfg, "ruff check .") == (".md", ".rst")
+    assert checks.file_patterns(cfg, "lint") == ("*.md", "*.rst")
+    cfg.commands.lint_files = ["src/*.py", "Makefile"]
+    assert checks.file_patterns(cfg, "lint") == ("src/*.py", "Makefile")
+    assert checks.file_patterns(cfg, "format") == ("*.md", "*.rst")  # suffixes: both
+    cfg.commands.file_suffixes = []
+    assert checks.file_patterns(cfg, "format") == ("*.go",)
+
+
+def test_patterns_match_names_or_whole_paths():
+    files = ["main.go", "cmd/app/main.go", "web/app.ts", "Makefile", "src/a/b.py", "b.py"]
+    assert [f for f in files if checks.matches(f, ("*.go",))] == ["main.go", "cmd/app/main.go"]
+    assert [f for f in files if checks.matches(f, ("src/*.py",))] == ["src/a/b.py"]
+    assert [f for f in files if checks.matches(f, ("Makefile", "web/*"))] == [
+        "web/app.ts",
+        "Makefile",
+    ]
+    assert [f for f in files if checks.matches(f, None)] == files
+    assert not checks.matches("MAIN.GO", ("*.go",))  # case matters, as on the file system
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('lint_files = [".go"]', r'lint_files\[0\] = "\.go": is a suffix.*write "\*\.go"'),
+        (
+            'format_files = ["/abs/*.py"]',
+            r'format_files\[0\] = "/abs/\*\.py": must be a glob pattern relative',
+        ),
+        (
+            'lint_files = ["../other/*.go"]',
+            r"must be a glob pattern relative to the repository root",
+        ),
+        ('lint_files = [""]', r"must be a glob pattern"),
+        ('lint_files = "*.go"', r"lint_files.*list of strings"),
+        ('file_suffixes = ["*.py"]', r'file_suffixes\[0\] = "\*\.py": must be a file name ending'),
+    ],
+)
+def test_bad_file_patterns_are_config_errors(tmp_path, toml, message):
+    (tmp_path / "devloop.toml").write_text(f"[commands]\n{toml}\n")
+    with pytest.raises(config_mod.ConfigError, match=message):
+        config_mod.load(tmp_path)
+
+
+def test_a_command_is_given_only_the_files_it_checks(tmp_path):
+    listed = tmp_path / "listed"
+    for name in ("a.go", "b.rs", "c.go", "README.md"):
+        (tmp_path / name).write_text("x\n")
+    cfg = cfg_for(tmp_path, lint=f"ls {{files}} > {listed}")
+    cfg.commands.lint_files = ["*.go"]
+    assert checks.run_lint(cfg, ["a.go", "b.rs", "c.go", "README.md"]).passed
+    assert listed.read_text().split() == ["a.go", "c.go"]
+    skipped = checks.run_lint(cfg, ["b.rs", "README.md"])
+    assert skipped.skipped and "none of the 2 file(s) is one it checks (*.go)" in skipped.summary
 
 
 def test_long_file_lists_are_split_into_batches(tmp_path, monkeypatch):

@@ -391,7 +391,7 @@ def test_an_unstaged_config_edit_does_not_change_what_is_checked(git_repo):
     assert (git_repo / "devloop.toml").read_text() == "[commands\nbroken = "
 
 
-def test_the_hook_path_imports_neither_anthropic_rich_nor_gitpython(git_repo):
+def test_the_hook_path_imports_neither_anthropic_rich_gitpython_nor_tree_sitter(git_repo):
     configure(git_repo, '[commands]\nlint = "true"\n')
     (git_repo / "ok.py").write_text("VALUE = 1\n")
     git(git_repo, "add", "ok.py")
@@ -404,6 +404,7 @@ def test_the_hook_path_imports_neither_anthropic_rich_nor_gitpython(git_repo):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     modules = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     heavy = {m for m in modules if m.split(".")[0] in ("anthropic", "rich", "git", "httpx")}
+    heavy |= {m for m in modules if m.startswith(("tree_sitter", "devloop.codemap"))}
     assert heavy == set()
 
 

@@ -53,6 +53,12 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     "commands.quick_test": ('"pytest \'-q"', "[commands] quick_test", "not a shell command"),
     "commands.smoke": ('"./run \\"smoke"', "[commands] smoke", "not a shell command"),
     "commands.timeout_s": ("0", "[commands] timeout_s = 0", "seconds above 0"),
+    "commands.lint_files": ('["*.go", ".go"]', '[commands] lint_files[1] = ".go"', 'write "*.go"'),
+    "commands.format_files": (
+        '["../x/*.rs"]',
+        '[commands] format_files[0] = "../x/*.rs"',
+        "relative to the repository root",
+    ),
     "commands.file_suffixes": (
         '[".py", " "]',
         '[commands] file_suffixes[1] = " "',

@@ -10,8 +10,8 @@ import pytest
 from generated_repo import write_modules
 
 from devloop import tokens
+from devloop.codemap import project_map
 from devloop.loop import prompts
-from devloop.loop.project_map import project_map
 from devloop.loop.prompts import TemplateError, render
 from devloop.model import Request, build_params
 
@@ -50,9 +50,12 @@ def test_map_stays_within_budget_on_a_large_repo(tmp_path):
 def test_small_repo_is_shown_nearly_whole(tmp_path):
     repo = make_repo(tmp_path / "small", 10)
     text = project_map(repo, 4_000)
-    layout = text[: text.index("## Outlines")]
+    layout = text[: text.index("## Definitions")]
     assert all(f"src/mod{i:04d}.py (85 lines)" in layout for i in range(8))
-    assert "- src/mod0000.py: RecordError, Record0, to_dict, from_dict, Store0," in text
+    assert (
+        "\nsrc/mod0000.py\n10: class RecordError(Exception):\n15: class Record0:\n"
+        "20:   def to_dict(self) -> dict:\n"
+    ) in text
     assert "### README.md" in text and "class Store0:" in text
     assert tokens.estimate(text) <= 4_000
 
@@ -61,8 +64,10 @@ def test_large_repo_map_uses_its_budget_and_follows_the_spec(tmp_path):
     repo = make_repo(tmp_path / "big", 1_000)
     text = project_map(repo, 4_000, hints="Export the records of area07 as CSV.")
     assert 3_000 <= tokens.estimate(text) <= 4_000
-    outlines = text[text.index("## Outlines") : text.index("## Excerpts")].splitlines()
-    assert outlines[2].startswith("- src/area07/")  # the spec named area07: its files first
+    outlines = text[text.index("## Definitions") : text.index("## Excerpts")].splitlines()
+    files = [line for line in outlines if line.startswith("src/")]
+    assert files[0].startswith("src/area07/")  # the spec named area07: its files first
+    assert all(f.startswith("src/area07/") for f in files[:4]), files
     excerpts = text[text.index("## Excerpts") :]
     assert excerpts.index("### README.md") < excerpts.index("### src/area07/")
 

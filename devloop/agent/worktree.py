@@ -68,7 +68,9 @@ class Checks:
             lines.append(f"- tests: `{self.tests}`")
         lines += [f"- the task's own check: `{c}`" for c in self.commands]
         if self.lint and cfg.commands.lint:
-            lines.append(f"- lint: `{cfg.commands.lint}`, on the files you changed")
+            patterns = checks.file_patterns(cfg, "lint")
+            which = f" matching {', '.join(patterns)}" if patterns else ""
+            lines.append(f"- lint: `{cfg.commands.lint}`, on the files you changed{which}")
         if not lines:
             return "When you reply without a tool call, the work is done (no checks run)."
         return (

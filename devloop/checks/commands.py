@@ -11,9 +11,10 @@ Running a configured command on particular files (lint and format of staged file
 - otherwise a trailing `.` target is replaced by them (`ruff check .` -> `ruff check a.py`);
 - otherwise the command runs as written, on the whole project. It still sees exactly the
   staged content, because `check_staged` runs inside `git.staged.staged_worktree()`.
-Which files count: `[commands] file_suffixes` when set; else the suffixes the tool is
-known to check (ruff, flake8, black, mypy ... -> .py/.pyi; eslint -> .js/.ts ...); else
-every staged file.
+Which files count: `[commands] lint_files` / `format_files` (glob patterns) when set; else
+the older `file_suffixes`; else the patterns the tool is known to check (TOOL_PATTERNS: ruff
+-> *.py, eslint -> *.js/*.ts, gofmt and `go vet` -> *.go, cargo -> *.rs, rubocop -> *.rb
+...); else every file. A command whose files are not among those given is skipped.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import re
 import shlex
 from collections.abc import Sequence
+from fnmatch import fnmatchcase
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -41,22 +43,67 @@ if TYPE_CHECKING:
     from devloop.sandbox import Runner
 ARG_CHARS = 100_000  # a narrowed command stays far below the OS limit on argument length
 NOT_FOUND = 127  # the shell's exit status for a command it cannot find
-_PY = (".py", ".pyi")
-_JS = (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts")
+FILE_CHECKS = ("lint", "format")  # [commands] keys that check files: each has <key>_files
 
+_PY = ("*.py", "*.pyi")
+_JS = ("*.js", "*.jsx", "*.mjs", "*.cjs", "*.ts", "*.tsx", "*.mts", "*.cts")
+_TS = ("*.ts", "*.tsx", "*.mts", "*.cts")
+_C = ("*.c", "*.h", "*.cc", "*.cpp", "*.cxx", "*.hh", "*.hpp", "*.hxx")
+_RUBY = ("*.rb", "*.rake", "*.gemspec", "Gemfile", "Rakefile")
+_WEB = (
+    "*.json",
+    "*.jsonc",
+    "*.css",
+    "*.scss",
+    "*.less",
+    "*.html",
+    "*.vue",
+    "*.md",
+    "*.yaml",
+    "*.yml",
+)
 
-TOOL_SUFFIXES: dict[str, tuple[str, ...]] = {
+# The files a known tool checks, by the program a command runs (`tool_name`). A tool that is
+# a whole toolchain (go, cargo, dotnet, swift) stands for its language: `go vet ./...` runs
+# when a Go file is staged. Wrappers (make, npm run, gradle, mvn) are not here: what they
+# run is the project's choice, so they get every file unless [commands] lint_files says.
+TOOL_PATTERNS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(
-        ("ruff", "flake8", "pylint", "black", "isort", "mypy", "pyright", "pyflakes"), _PY
+        ("ruff", "flake8", "pylint", "black", "isort", "mypy", "pyright", "basedpyright"), _PY
     ),
-    **dict.fromkeys(("pycodestyle", "pydocstyle", "autopep8", "yapf", "bandit"), _PY),
-    "eslint": _JS,
-    "gofmt": (".go",),
-    "rustfmt": (".rs",),
-    "shellcheck": (".sh",),
-    "shfmt": (".sh",),
+    **dict.fromkeys(("pyflakes", "pycodestyle", "pydocstyle", "autopep8", "yapf", "bandit"), _PY),
+    **dict.fromkeys(("eslint", "oxlint", "standard", "xo", "deno"), _JS),
+    "tsc": _TS,
+    "biome": _JS + ("*.json", "*.jsonc", "*.css"),
+    "prettier": _JS + _WEB,
+    **dict.fromkeys(
+        ("go", "gofmt", "goimports", "golangci-lint", "staticcheck", "revive"), ("*.go",)
+    ),
+    **dict.fromkeys(("cargo", "rustfmt", "clippy-driver"), ("*.rs",)),
+    **dict.fromkeys(("rubocop", "standardrb", "reek"), _RUBY),
+    **dict.fromkeys(("ktlint", "ktfmt", "detekt"), ("*.kt", "*.kts")),
+    **dict.fromkeys(("google-java-format", "checkstyle", "pmd"), ("*.java",)),
+    **dict.fromkeys(("clang-format", "clang-tidy", "cppcheck", "cpplint"), _C),
+    **dict.fromkeys(("dotnet", "csharpier"), ("*.cs", "*.fs", "*.vb")),
+    **dict.fromkeys(("phpcs", "phpcbf", "php-cs-fixer", "phpstan", "psalm", "pint"), ("*.php",)),
+    **dict.fromkeys(("swift", "swiftlint", "swift-format", "swiftformat"), ("*.swift",)),
+    **dict.fromkeys(("shellcheck", "shfmt"), ("*.sh", "*.bash")),
+    **dict.fromkeys(("stylua", "luacheck", "selene"), ("*.lua",)),
+    **dict.fromkeys(("scalafmt", "scalafix"), ("*.scala", "*.sc")),
+    **dict.fromkeys(("mix", "credo"), ("*.ex", "*.exs")),
+    "dart": ("*.dart",),
+    "stylelint": ("*.css", "*.scss", "*.less"),
+    **dict.fromkeys(("markdownlint", "markdownlint-cli2", "mdformat"), ("*.md",)),
+    "yamllint": ("*.yml", "*.yaml"),
+    "hadolint": ("Dockerfile", "*.dockerfile", "Dockerfile.*"),
+    "sqlfluff": ("*.sql",),
+    "terraform": ("*.tf", "*.tfvars"),
+    "buf": ("*.proto",),
+    "taplo": ("*.toml",),
 }
 _RUNNERS = {"uv", "poetry", "pdm", "hatch", "pipenv", "rye"}  # `X run tool ...`
+_EXEC = {"npm": ("exec",), "pnpm": ("exec", "dlx"), "yarn": ("exec", "dlx"), "bun": ("x",)}
+_BUNDLE = ("bundle", "exec")
 
 
 def _runner(cfg: Config, runner: Runner | None) -> Runner:
@@ -66,7 +113,8 @@ def _runner(cfg: Config, runner: Runner | None) -> Runner:
 
 
 def tool_name(command: str) -> str | None:
-    """The program a command runs: `python -m ruff check .` -> ruff, `uv run mypy` -> mypy."""
+    """The program a command runs: `python -m ruff check .` -> ruff, `uv run mypy` -> mypy,
+    `npx eslint .` / `pnpm exec eslint .` -> eslint, `bundle exec rubocop` -> rubocop."""
     try:
         words = shlex.split(command)
     except ValueError:
@@ -75,8 +123,12 @@ def tool_name(command: str) -> str | None:
         words = words[1:]  # VAR=value prefixes
     if len(words) >= 2 and words[0] in _RUNNERS and words[1] == "run":
         words = words[2:]
-    elif words and words[0] in ("npx", "pipx"):
+    elif words and words[0] in ("npx", "pipx", "bunx"):
         words = [w for w in words[1:] if w != "run"]
+    elif len(words) >= 2 and words[1] in _EXEC.get(words[0], ()):
+        words = words[2:]
+    elif tuple(words[:2]) == _BUNDLE:
+        words = words[2:]
     if not words:
         return None
     program = os.path.basename(words[0])
@@ -85,12 +137,34 @@ def tool_name(command: str) -> str | None:
     return program
 
 
-def file_suffixes(cfg: Config, command: str) -> tuple[str, ...] | None:
-    """Suffixes of the files `command` checks; None means every file."""
-    configured = cfg.commands.file_suffixes
+def file_patterns(cfg: Config, key: str) -> tuple[str, ...] | None:
+    """The glob patterns of the files the `key` command ("lint" or "format") checks:
+    `[commands] <key>_files`; else the older `file_suffixes`; else what the tool is known to
+    check (TOOL_PATTERNS); None means every file."""
+    configured = getattr(cfg.commands, f"{key}_files")
     if configured:
-        return tuple(s if s.startswith(".") else f".{s}" for s in configured)
-    return TOOL_SUFFIXES.get(tool_name(command) or "")
+        return tuple(configured)
+    if cfg.commands.file_suffixes:
+        return tuple(
+            "*" + (s if s.startswith(".") else f".{s}") for s in cfg.commands.file_suffixes
+        )
+    return TOOL_PATTERNS.get(tool_name(getattr(cfg.commands, key)) or "")
+
+
+def matches(path: str, patterns: Sequence[str] | None) -> bool:
+    """Whether `path` (relative, with forward slashes) is one a command with `patterns`
+    checks. A pattern with a slash matches the whole path (`*` crosses directories: `src/*.go`
+    covers src/a/b.go); one without matches the file name (`*.go`, `Gemfile`)."""
+    if patterns is None:
+        return True
+    name = path.rsplit("/", 1)[-1]
+    return any(fnmatchcase(path if "/" in p else name, p) for p in patterns)
+
+
+def select_files(cfg: Config, key: str, files: Sequence[str]) -> list[str]:
+    """The files among `files` the `key` command checks, in their order."""
+    patterns = file_patterns(cfg, key)
+    return [f for f in files if matches(f, patterns)]
 
 
 def narrow(command: str, files: Sequence[str]) -> str | None:
@@ -229,11 +303,12 @@ def _file_check(
     scope = "whole project"
     commands = [command]
     if files is not None:
-        suffixes = file_suffixes(cfg, command)
-        targets = [f for f in files if suffixes is None or f.endswith(suffixes)]
+        targets = select_files(cfg, name, files)
         if not targets:
-            kinds = "/".join(suffixes or ()) or "matching"
-            return skipped_result(name, f"no staged {kinds} files")
+            patterns = file_patterns(cfg, name) or ()
+            return skipped_result(
+                name, f"none of the {len(files)} file(s) is one it checks ({', '.join(patterns)})"
+            )
         narrowed = [narrow(command, batch) for batch in _batches(targets)]
         if narrowed[0] is None:  # cannot aim it at files: it checks the staged tree whole
             scope = "whole project, as staged"

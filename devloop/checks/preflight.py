@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devloop import config as config_mod
+from devloop.checks.commands import FILE_CHECKS, file_patterns, matches
 from devloop.checks.results import MAX_DETAILS, CheckResult, Detail, skipped_result
 from devloop.config import Config
 from devloop.errors import UsageError
@@ -77,7 +78,8 @@ def _tools_check(cfg: Config, env: Mapping[str, str]) -> CheckResult:
 
             ok = shutil.which(program, path=env.get("PATH", os.defpath)) is not None
         if ok:
-            found.append(key)
+            patterns = file_patterns(cfg, key) if key in FILE_CHECKS else None
+            found.append(f"{key} ({', '.join(patterns)})" if patterns else key)
         else:
             missing.append(Detail(f"[commands] {key}: `{program}` not found ({command!r})"))
     if missing:
@@ -159,6 +161,29 @@ def _files_check(cfg: Config, plan_files: Sequence[str | Path]) -> CheckResult:
             [Detail("does not exist", f) for f in missing],
         )
     return CheckResult("plan files", True, f"all {len(plan_files)} exist")
+
+
+def file_coverage(cfg: Config, files: Sequence[str]) -> CheckResult:
+    """Which of `files` (the plan's) each file check (lint, format) will be given, by its
+    file patterns: a file none of them checks is named, so a plan in a language the
+    configured linters do not cover is seen before the build, not after it."""
+    commands = [k for k in FILE_CHECKS if getattr(cfg.commands, k).strip()]
+    if not commands:
+        return skipped_result("file checks", "no lint or format command configured ([commands])")
+    if not files:
+        return skipped_result("file checks", "the plan names no files")
+    parts, covered = [], set()
+    for key in commands:
+        patterns = file_patterns(cfg, key)
+        chosen = [f for f in files if matches(f, patterns)]
+        covered |= set(chosen)
+        which = ", ".join(patterns) if patterns else "every file"
+        parts.append(f"{key} ({which}) checks {len(chosen)} of {len(files)}")
+    unchecked = [f for f in files if f not in covered]
+    details = [Detail("no lint or format command checks it", f) for f in unchecked[:MAX_DETAILS]]
+    if unchecked:
+        details.append(Detail("add its patterns to [commands] lint_files, or another linter"))
+    return CheckResult("file checks", True, "; ".join(parts), details)
 
 
 def _clean_check(cfg: Config) -> CheckResult:

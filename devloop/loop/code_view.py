@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from devloop import tokens
-from devloop.loop.project_map import definition_lines
+from devloop.codemap import definition_lines
 from devloop.loop.prompts import section
 
 _LISTED = re.compile(r"^\s*[-*]\s+`?([^`\s]+)`?")

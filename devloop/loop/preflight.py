@@ -58,6 +58,7 @@ def run_checks(
         estimated_usd=estimate,
     )
     results.append(creates_check(cfg.root, build.files("create")))
+    results.append(checks.file_coverage(cfg, build.files("create", "modify")))
     results.append(markers_check({"02-plan.md": plan_text, "05-build-plan.json": build_plan_text}))
     results.append(sandbox_check(cfg, runner))
     results.append(private_check(state.private))

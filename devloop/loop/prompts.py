@@ -1,7 +1,7 @@
 """What the model steps see: the frozen prefix and the prompt templates.
 
 Every model step of a feature sends one cached prefix: the system text, the project map
-(project_map.py) and the spec, rendered once when the run starts and frozen in 00-*.md
+(devloop/codemap) and the spec, rendered once when the run starts and frozen in 00-*.md
 (`freeze_prefix`), so it stays byte-identical across steps and resumes; the dry run renders
 the same prefix with `prefix_texts`. Each step's own instructions and inputs go in messages.
 
@@ -128,7 +128,7 @@ def section(markdown: str, heading: str) -> str | None:
 
 def prefix_texts(cfg: Config, spec: Spec) -> tuple[str, str, str]:
     """The system text, the project map and the spec block: the feature's cached prefix."""
-    from devloop.loop.project_map import project_map
+    from devloop.codemap import project_map
 
     return (
         system_text(cfg.root),

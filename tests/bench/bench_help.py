@@ -1,7 +1,7 @@
 """Benchmark: median wall time of `devloop --help` (and other fast paths) next to `python -c pass`.
 
 Run by hand: `python tests/bench/bench_help.py [runs]`. Target: `devloop --help` at most 5x
-the bare interpreter start. Also reports whether anthropic, rich or git got imported.
+the bare interpreter start. Also reports whether anthropic, rich, git or tree_sitter got imported.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def heavy_imports(args: list[str], cwd: str) -> list[str]:
         "import sys, runpy; sys.argv = ['devloop', *sys.argv[1:]]\n"
         "try:\n    runpy.run_module('devloop', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
-        "print('HEAVY:' + ' '.join(m for m in ('anthropic', 'rich', 'git') if m in sys.modules), file=sys.stderr)"
+        "print('HEAVY:' + ' '.join(m for m in ('anthropic', 'rich', 'git', 'tree_sitter') if m in sys.modules), file=sys.stderr)"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, check=False

@@ -101,7 +101,9 @@ def hook_path_imports(repo: Path, env: dict[str, str]) -> list[str]:
     """Heavy modules the hook path imports (should be none)."""
     proc = run([sys.executable, "-X", "importtime", "-m", "devloop", "check", "staged"], repo, env)
     names = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
-    return sorted(n for n in names if n.split(".")[0] in ("anthropic", "rich", "git", "httpx"))
+    return sorted(
+        n for n in names if n.split(".")[0] in ("anthropic", "rich", "git", "httpx", "tree_sitter")
+    )
 
 
 def main() -> None:

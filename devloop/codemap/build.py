@@ -1,0 +1,115 @@
+"""Build the project map: scan the tracked files, tag them (from the parse cache when their
+content was parsed before), rank them for the spec, and fit the result to the budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from devloop.codemap import fallback, fit, rank, tags
+from devloop.codemap.cache import ParseCache
+from devloop.codemap.files import FileInfo, scan
+from devloop.codemap.languages import grammar_for
+from devloop.codemap.tags import Definition, FileTags
+
+CACHE_DIR = Path(".devloop") / "cache"
+
+
+@dataclass
+class TagStats:
+    parsed: int = 0  # files tree-sitter parsed in this build
+    cached: int = 0  # files whose tags came from the parse cache
+    unparsed: int = 0  # files no parser outlines (shown by layout and excerpt)
+
+
+@dataclass
+class MapBuild:
+    text: str
+    stats: TagStats
+
+
+def project_map(
+    root: Path, budget_tokens: int, hints: str = "", leave_out: Path | None = None
+) -> str:
+    """The bounded project map of the repository at `root`. `hints` (the spec) steers the
+    ranking; `leave_out` (the spec's own file, sent whole in the prefix anyway) is not
+    mapped."""
+    return build_map(root, budget_tokens, hints, leave_out).text
+
+
+def build_map(
+    root: Path, budget_tokens: int, hints: str = "", leave_out: Path | None = None
+) -> MapBuild:
+    """`project_map`, with how the files were tagged."""
+    left_out = None
+    if leave_out is not None:
+        try:
+            left_out = leave_out.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            left_out = None
+    files = scan(root, leave_out=left_out)
+    found, stats = collect_tags(root, files)
+    ranking = rank.rank([f.path for f in files], found, hints)
+    return MapBuild(fit.render(files, outlines(files, found), ranking, budget_tokens), stats)
+
+
+def collect_tags(root: Path, files: list[FileInfo]) -> tuple[dict[str, FileTags], TagStats]:
+    """Tags of every file a grammar covers, by path: from the parse cache under
+    `.devloop/cache/` when the repository has a `.devloop/` directory, else parsed."""
+    stats = TagStats()
+    found: dict[str, FileTags] = {}
+    if not tags.available():
+        stats.unparsed = len(files)
+        return found, stats
+    devloop_dir = root / CACHE_DIR.parent
+    cache = ParseCache(root / CACHE_DIR if devloop_dir.is_dir() else None, tags.library_version())
+    for info in files:
+        grammar = grammar_for(info.path)
+        if grammar is None or info.data is None:
+            stats.unparsed += 1
+            continue
+        key = f"{info.blob}:{grammar.name}"
+        hit, result = cache.get(key)
+        if hit:
+            stats.cached += 1
+        else:
+            result = tags.parse(info.path, info.data)
+            cache.put(key, result)
+            stats.parsed += 1
+        if result is None:
+            stats.unparsed += 1
+        else:
+            found[info.path] = result
+    cache.save()
+    return found, stats
+
+
+def outlines(
+    files: list[FileInfo], found: dict[str, FileTags]
+) -> dict[str, tuple[Definition, ...]]:
+    """Each file's definitions: its tags', else the fallback patterns' (Markdown headings;
+    a file tree-sitter could not parse)."""
+    out: dict[str, tuple[Definition, ...]] = {}
+    for info in files:
+        if info.path in found:
+            defs = found[info.path].defs
+        elif info.text:
+            defs = tuple(
+                Definition(name, "heading", number, 0, line.strip()[: tags.SIGNATURE_CHARS])
+                for number, name, line in fallback.definition_lines(info.path, info.text)
+            )
+        else:
+            defs = ()
+        if defs:
+            out[info.path] = defs
+    return out
+
+
+def definition_lines(path: str, text: str) -> list[tuple[int, str]]:
+    """(line number, line) of each definition in `text`: by tree-sitter where a grammar
+    covers the file, else by the fallback patterns; [] for a kind of file neither knows."""
+    parsed = tags.parse(path, text.encode("utf-8")) if tags.available() else None
+    if parsed is None:
+        return [(number, line) for number, _, line in fallback.definition_lines(path, text)]
+    source = text.splitlines()
+    return [(d.line, source[d.line - 1].rstrip()) for d in parsed.defs if 0 < d.line <= len(source)]
