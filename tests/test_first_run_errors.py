@@ -129,7 +129,7 @@ def negative_retries(repo: Path) -> Path:
 def test_a_negative_retry_count_never_reaches_the_sdk(negative_retries, sim, args):
     s = sim(plan_phase())  # a key and a base URL: the SDK would be started
     proc = run(negative_retries, *args)
-    refused(proc, 2, "'api.max_retries' is -1", "0 or more", "devloop.toml")
+    refused(proc, 2, "[api] max_retries = -1: must be 0 or more", "devloop.toml")
     assert "could not resolve response" not in proc.stderr
     assert s.server.requests == []  # not even count_tokens or the Models API was asked
     no_run_made(negative_retries)
@@ -143,7 +143,7 @@ def test_a_nan_feature_budget_is_refused_by_the_config(repo):
         config.write("\n[budget]\nfeature_usd = nan\n")
     for args in (("feature", "specs/goodbye.md", "--dry-run"), ("routing",)):
         proc = run(repo, *args)
-        refused(proc, 2, "'budget.feature_usd' must be an amount in USD", "nan")
+        refused(proc, 2, "[budget] feature_usd = nan: must be a finite amount of USD")
         assert "$nan" not in proc.stdout
 
 
