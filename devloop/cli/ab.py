@@ -131,6 +131,7 @@ def _show_ab(result) -> None:
         ["", *[a.arm for a in arms]],
         [[name, *values] for name, values in lines],
         title=f"A/B: '{result.title}' from {result.base_commit[:12]}",
+        wrap=[a.arm for a in arms],  # long cells (a branch, a tag) wrap, never cut
     )
     saving = result.saving()
     if saving is not None:

@@ -103,9 +103,15 @@ def cost(
         click.echo("\n".join(f"- {note}" for note in view.notes))
         return
     render.print_table(
-        view.headers, view.rows, title=view.title, right=view.right, footer=view.footer
+        view.headers,
+        view.rows,
+        title=view.title,
+        right=view.right,
+        footer=view.footer,
+        drop=view.drop,
+        wrap=view.wrap,
     )
-    click.echo("\n" + "\n".join(view.notes))
+    render.echo_prose(["", *view.notes])
 
 
 def _settle(root: Path, reservation: int | None, call: int | None, paid: str | None) -> None:

@@ -37,7 +37,13 @@ def routing(ctx: click.Context, markdown: bool) -> None:
         [str(r.step.number), r.step.key, r.step.phase, r.worker, r.model or "-", r.reason]
         for r in routing_mod.routes(cfg)
     ]
-    print_table(["#", "step", "phase", "worker", "model", "why"], rows, title="Routing")
+    print_table(
+        ["#", "step", "phase", "worker", "model", "why"],
+        rows,
+        title="Routing",
+        drop=["phase", "model", "#"],
+        wrap=["why"],
+    )
     router = cfg.routing.router
     if router != "rule":
         click.echo(
@@ -101,6 +107,8 @@ def routing_explain(ctx: click.Context, slug: str, as_json: bool) -> None:
         explain_mod.table_rows(runs),
         title=f"Routing of feature '{slug}'",
         right={0, 7, 8},
+        drop=["threshold", "router", "effort", "score", "model", "#", "tier"],
+        wrap=["reason"],
     )
     for line in explain_mod.detail_lines(runs):
         click.echo(line)
@@ -226,6 +234,17 @@ def suggest(
         rows,
         title=f"Outcomes by step and tier over {result.features} feature(s)",
         right={0, 3, 4, 5, 6, 7, 8, 9, 10, 11},
+        drop=[
+            "empty/trunc",
+            "high+ findings/run",
+            "features",
+            "first time",
+            "escalated",
+            "runs",
+            "#",
+            "frontier/feature",
+            "failed",
+        ],  # fmt: skip
     )
     click.echo("")
     if result.recommendations:
