@@ -28,6 +28,9 @@ class StagedRun:
     files: list[str] = field(default_factory=list)  # staged files, relative to root
     results: list[CheckResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # for the person: restores, recoveries
+    # The notes a person must see even when a passing check prints nothing (`--quiet`):
+    # their working tree was changed back, or an edit was kept and its old version saved.
+    alerts: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -48,13 +51,13 @@ def check_staged(start: Path) -> StagedRun:
     repo, root = snap.repo, config_mod.find_root(start)
     notes = [_recovery_note(recovered)] if recovered and recovered.restored + recovered.kept else []
     if not config_mod.is_configured(root):
-        return StagedRun(False, root, notes=notes)
+        return StagedRun(False, root, notes=notes, alerts=list(notes))
     try:
         cfg: Config | None = config_mod.load(root)
     except ConfigError:
         cfg = None  # maybe only the unstaged edit is broken: judge the staged config below
     files = _staged_under(repo, root, snap)
-    run = StagedRun(True, root, files, notes=notes)
+    run = StagedRun(True, root, files, notes=notes, alerts=list(notes))
     if not files:
         run.notes.append("nothing is staged; nothing to check.")
         return run
@@ -87,6 +90,7 @@ def check_staged(start: Path) -> StagedRun:
             f"edited while the check ran, so left as they are now: {', '.join(view.restore.kept)}"
             + (f"; the unstaged versions from before the check are in {where}" if where else "")
         )
+        run.alerts.append(run.notes[-1])
     return run
 
 
