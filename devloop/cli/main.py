@@ -29,6 +29,10 @@ __all__ = ["cli", "main"]
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: map errors to the documented exit codes, never a traceback."""
+    from devloop.cli import helpcache
+
+    if (sys.argv[1:] if argv is None else argv) in helpcache.HELP_ARGS:
+        _print_help(helpcache)
     try:
         cli.main(args=argv, prog_name="devloop", standalone_mode=False)
     except DevloopError as exc:
@@ -45,4 +49,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    sys.exit(0)
+
+
+def _print_help(helpcache) -> None:
+    """`devloop --help`, as click's own option prints it, kept for the next time."""
+    with cli.make_context("devloop", [], resilient_parsing=True) as ctx:
+        text = ctx.get_help() + "\n"
+    click.echo(text, nl=False)
+    helpcache.store(text)
     sys.exit(0)
