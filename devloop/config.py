@@ -392,11 +392,11 @@ def _choice(value: str, allowed: tuple[str, ...], what: str, where: str, path: s
 
 
 def _validate(cfg: Config, where: str, prefix: str) -> None:
-    from devloop.steps import resolve_step
-
     _choice(cfg.routing.router, ROUTERS, "router", where, f"{prefix}routing.router")
     overrides = {}
     for name, tier in cfg.routing.steps.items():
+        from devloop.steps import resolve_step  # only for overrides: the hooks never need it
+
         path = f"{prefix}routing.steps.{name}"
         key = _step_key(name, where, path)
         _choice(tier, MODEL_TIERS, "tier", where, path)

@@ -37,14 +37,15 @@ class StagedRun:
         return all(r.passed for r in self.results)
 
 
-def check_staged(start: Path) -> StagedRun:
+def check_staged(start: Path, pending: repository.PendingSnapshot | None = None) -> StagedRun:
     """Lint, format, routing doc and quick tests on exactly what is staged.
 
     Unstaged changes to tracked files are set aside while the checks run and put back
     byte for byte afterwards, whatever happens (see `git.staged.staged_worktree`).
+    `pending`: the repository's snapshot, already started (after `pin_index_file`).
     """
     repository.pin_index_file()
-    snap = repository.snapshot(start)
+    snap = (pending or repository.PendingSnapshot(start)).collect()
     recovered = staged.recover(snap.repo)  # a killed earlier run's set-aside changes
     if recovered is not None:
         snap = repository.snapshot(start)

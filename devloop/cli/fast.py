@@ -29,9 +29,11 @@ QUIET = ("-q", "--quiet")
 
 def staged_report(start: Path, quiet: bool = False) -> tuple[str, str | None]:
     """`devloop check staged`: (the text to show, the failure summary or None)."""
+    repository.pin_index_file()
+    pending = repository.PendingSnapshot(start)  # git works while the checks are imported
     from devloop import checks
 
-    run = checks.check_staged(start)
+    run = checks.check_staged(start, pending)
     if not run.configured:
         return "".join(f"{line}\n" for line in [NOT_CONFIGURED, *run.notes]), None
     failure = checks.failure_summary(run.results)
