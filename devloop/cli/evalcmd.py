@@ -89,6 +89,7 @@ def _show(run) -> None:
         drop=["input", "output", "tier"],
         wrap=["missed"],
     )
-    for line in run.drift():
-        click.echo(f"drift: {line}")
+    from devloop.cli.render import echo_prose
+
+    echo_prose([f"drift: {line}" for line in run.drift()])
     click.echo(f"Calls are in the ledger as feature '{run.slug}' (tag eval).")
