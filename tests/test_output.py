@@ -265,3 +265,20 @@ def test_a_budget_of_a_tenth_of_a_cent_shows_as_such(repo, devloop):
 
 def test_screen_lines_treat_a_redraw_as_new_lines():
     assert screen_lines("a\x1b[2K\x1b[1Ab\r\nc\x1b[1mX\x1b[0m") == ["a", "", "b", "cX"]
+
+
+def test_cells_and_titles_are_text_not_markup():
+    import io
+
+    from rich.console import Console
+
+    from devloop.cli.render import fit_table
+
+    out = io.StringIO()
+    console = Console(file=out, width=60, color_system=None, force_terminal=True)
+    table = fit_table(
+        60, ["step", "why"], [["plan", "uses [bold]x[/bold] and [/oops]"]], title="a [b] [/c]"
+    )
+    console.print(table)
+    assert "uses [bold]x[/bold] and [/oops]" in out.getvalue()
+    assert out.getvalue().startswith("a [b] [/c]")

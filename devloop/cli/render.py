@@ -144,8 +144,8 @@ def fit_table(
     columns = [[_text(row[i]) for row in all_rows] for i in range(len(headers))]
     keep = fit_columns(width, headers, columns, drop, wrap)
     table = Table(
-        title=title or None,
-        caption=caption or None,
+        title=Text(title) if title else None,
+        caption=Text(caption) if caption else None,
         title_justify="left",
         caption_justify="left",
         box=box.SIMPLE,
