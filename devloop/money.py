@@ -31,15 +31,28 @@ def parse_usd(text: str | None, what: str, *, allow_zero: bool = False) -> Decim
     return value
 
 
-def usd(value: Decimal, places: int | None = 4) -> str:
+FINE_PLACES = 4  # the ledger's usual precision in reports
+
+
+def usd(value: Decimal, places: int | None = FINE_PLACES) -> str:
     """$1,234.5678: rounded half-even to `places` (None: every digit the amount has, as
-    for a price per million tokens), a minus sign before the dollar. The one money format."""
+    for a price per million tokens), a minus sign before the dollar. The one money format.
+
+    An amount that `places` would show as zero though it is not ($0.001 at 2 places) is
+    shown to FINE_PLACES instead ($0.0010), or with every digit when even that is zero: a
+    budget of a tenth of a cent is not "$0.00"."""
+    if places is not None and value and not _rounded(value, places):
+        places = FINE_PLACES if _rounded(value, FINE_PLACES) else None
     if places is None:
         rounded, shown = value, f"{abs(value).normalize():,f}"
     else:
-        rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+        rounded = _rounded(value, places)
         shown = f"{abs(rounded):,.{places}f}"
     return f"-${shown}" if rounded < 0 else f"${shown}"
+
+
+def _rounded(value: Decimal, places: int) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
 
 
 def exact_text(value: Decimal | None, places: int = 12) -> str | None:

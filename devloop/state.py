@@ -9,7 +9,9 @@ new one, never half of either.
 The lock (`.devloop/lock`) keeps a second devloop process off the same repository. It is
 an flock held for the life of the run (the kernel drops it when the process dies, however
 it dies) on a file that also names the holder's pid, for the message the second process
-prints. A lock file still naming a dead pid is taken over with a note.
+prints. A lock file still naming a dead pid is taken over with a note. A feature whose
+state says running while no live process holds the lock (`RepoLock.holder`) was
+interrupted: `devloop status` says so, and `devloop resume` continues it.
 """
 
 from __future__ import annotations
@@ -267,7 +269,7 @@ class RepoLock:
         self._fd: int | None = None
         self.note = ""  # set when a stale lock was taken over
 
-    def acquire(self, what: str) -> RepoLock:
+    def acquire(self, what: str, slug: str | None = None) -> RepoLock:
         import fcntl
 
         try:
@@ -292,7 +294,8 @@ class RepoLock:
                 f"took over a stale lock left by pid {previous['pid']} ({previous.get('what', '?')}"
                 f", since {previous.get('since', '?')}), which is no longer running."
             )
-        record = json.dumps({"pid": os.getpid(), "what": what, "since": now()}).encode()
+        record = json.dumps({"pid": os.getpid(), "what": what, "slug": slug, "since": now()})
+        record = record.encode()
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, record, 0)
@@ -302,6 +305,43 @@ class RepoLock:
             raise cannot_write(self.path, exc, "the run lock") from None
         self._fd = fd
         return self
+
+    def holder(self) -> dict[str, Any] | None:
+        """The record (pid, what, slug, since) of the live process holding the lock, or None:
+        no run, a run that ended, or one killed outright (the kernel dropped its flock; the
+        file still names its pid). Reads only; a lock a live run holds is never touched."""
+        import fcntl
+
+        from devloop.proc import pid_alive
+
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            record = _read_holder(fd)
+            pid = record.get("pid")
+            if not isinstance(pid, int) or not pid_alive(pid):
+                return None
+            try:  # the pid is alive, but is it still the run? (pids are reused)
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return record
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+    def last_record(self) -> dict[str, Any]:
+        """What the lock file names, held or not (a killed run's pid stays in it)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return {}
+        try:
+            return _read_holder(fd)
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
         if self._fd is None:

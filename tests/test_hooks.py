@@ -119,7 +119,11 @@ def test_force_keeps_a_backup_and_chains_to_it(git_repo, run_devloop, tmp_path):
     done = commit(git_repo, "feat: chained")
     assert done.returncode == 0, done.stdout + done.stderr
     assert marker.exists()  # the old hook ran
-    assert "devloop check staged" in done.stdout  # and so did devloop
+    (git_repo / "bad.py").write_text("import os\n")
+    git(git_repo, "add", "bad.py")
+    linted = commit(git_repo, "feat: a lint error")
+    assert linted.returncode != 0 and "FAIL  lint" in linted.stdout  # and so does devloop
+    git(git_repo, "rm", "-q", "--cached", "bad.py")
 
     write_hook(backup, "echo old hook says no >&2; exit 3")
     (git_repo / "ok.py").write_text("VALUE = 2\n")
@@ -211,7 +215,9 @@ def test_hooks_pass_and_say_so_when_devloop_is_not_configured(git_repo, run_devl
 
 
 def test_shim_falls_back_to_python_m_devloop(git_repo, run_devloop, tmp_path):
-    project = setup_project(git_repo, run_devloop, '[commands]\nlint = "true"\n')
+    ran = tmp_path / "quick-test-ran"
+    config = f'[commands]\nlint = "true"\nquick_test = "touch {ran}"\n'
+    project = setup_project(git_repo, run_devloop, config)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     wrapper = bin_dir / "python3"  # a python that can import devloop, but no `devloop`
@@ -225,7 +231,7 @@ def test_shim_falls_back_to_python_m_devloop(git_repo, run_devloop, tmp_path):
         [str(hook_file(project))], cwd=project, env=env, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "devloop check staged" in proc.stdout
+    assert ran.exists() and proc.stdout == ""  # devloop's checks ran, and passed quietly
 
 
 def test_shim_says_clearly_when_neither_devloop_nor_python_is_found(project, tmp_path):
@@ -256,14 +262,66 @@ def test_shims_are_short_posix_shell():
 # ------------------------------------------------------------ real commits
 
 
-def test_a_good_commit_passes(project):
+def test_a_good_commit_passes_and_the_hooks_say_nothing(project):
+    """Git tells a hook nothing of -q, so devloop's hooks are quiet whenever the checks
+    pass: `git commit -q` prints nothing at all, `git commit` only git's own summary."""
     (project / "good.py").write_text("VALUE = 1\n")
     git(project, "add", "good.py")
     done = commit(project, "feat: add a good module")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "ok    lint" in done.stdout
-    assert "ok    format" in done.stdout
-    assert "ok    commit message" in done.stdout
+    assert "devloop" not in done.stdout and "ok    lint" not in done.stdout
+    assert done.stdout.startswith("[main ")
+    (project / "good.py").write_text("VALUE = 2\n")
+    git(project, "add", "good.py")
+    quiet = commit(project, "fix: change the good module", "-q")
+    assert quiet.returncode == 0 and quiet.stdout == ""
+    assert git(project, "log", "-1", "--format=%s").stdout == "fix: change the good module\n"
+
+
+def test_a_failing_hook_still_shows_its_whole_report_under_q(project):
+    (project / "bad.py").write_text("import os\n\nVALUE = 1\n")
+    git(project, "add", "bad.py")
+    done = commit(project, "feat: add a bad module", "-q")
+    assert done.returncode != 0
+    assert "devloop check staged: 1 staged file(s)" in done.stdout
+    assert "FAIL  lint" in done.stdout and "ok    format" in done.stdout
+    assert "bad.py:1:" in done.stdout and "to see or fix: ruff check bad.py" in done.stdout
+    assert "devloop: error: 1 check(s) failed: lint." in done.stdout
+    git(project, "rm", "-q", "--cached", "bad.py")
+    (project / "good.py").write_text("VALUE = 1\n")
+    git(project, "add", "good.py")
+    message = commit(project, "Added a module", "-q")
+    assert message.returncode != 0 and "FAIL  commit message" in message.stdout
+
+
+def test_a_recovery_is_said_even_when_the_checks_pass_quietly(project):
+    """What a person must know (their working tree was changed back) is never quiet."""
+    staged_dir = project / ".git" / "devloop" / "staged"
+    (project / "good.py").write_text("VALUE = 1\n")
+    git(project, "add", "good.py")
+    (project / "good.py").write_text("VALUE = 1  # unstaged\n")
+    # The on-disk state of a check killed after its swap (see test_hook_recovery.py for a
+    # real kill): backups and manifest written, the staged version in the working tree.
+    from devloop.git import repository, staged
+
+    repo = repository.find_repo(project)
+    with pytest.raises(KeyboardInterrupt):
+        with staged.staged_worktree(repo):
+            manifest = (staged_dir / "manifest.json").read_bytes()
+            backup = (staged_dir / "backup" / "good.py").read_bytes()
+            raise KeyboardInterrupt
+    staged_dir.mkdir(parents=True)
+    (staged_dir / "backup").mkdir()
+    (staged_dir / "backup" / "good.py").write_bytes(backup)
+    (staged_dir / "manifest.json").write_bytes(manifest)
+    (staged_dir / "pid").write_text("999999999")
+    (project / "good.py").write_text("VALUE = 1\n")  # the staged bytes, as the swap left
+    done = commit(project, "feat: add a good module", "-q")
+    assert done.returncode == 0, done.stdout
+    assert "restored unstaged changes an interrupted earlier check had set aside: good.py" in (
+        done.stdout
+    )
+    assert (project / "good.py").read_text() == "VALUE = 1  # unstaged\n"
 
 
 def test_a_lint_error_in_a_staged_file_blocks_the_commit(project):
@@ -448,6 +506,18 @@ def test_fast_main_matches_the_cli(project, run_devloop, monkeypatch, capsys):
     assert "ok    commit message" in capsys.readouterr().out
     assert fast.fast_main(["check", "commit-msg", "MISSING"]) == 2
     assert "MISSING does not exist" in capsys.readouterr().err
+
+    # --quiet: the same through both doors; silent when passing, whole when failing.
+    for args in (["check", "staged", "--quiet"], ["check", "commit-msg", "-q", "MSG"]):
+        cli = run_devloop(project, *args, env={"PATH": hook_env()["PATH"]})
+        code = fast.fast_main(args)
+        assert code == cli.returncode and capsys.readouterr() == (cli.stdout, cli.stderr)
+    assert cli.returncode == 0 and cli.stdout == cli.stderr == ""
+    git(project, "rm", "-q", "--cached", "bad.py")
+    (project / "ok.py").write_text("VALUE = 1\n")
+    git(project, "add", "ok.py")
+    assert fast.fast_main(["check", "staged", "-q"]) == 0
+    assert capsys.readouterr() == ("", "")
 
 
 def test_fast_main_leaves_everything_else_to_the_cli(tmp_path, monkeypatch, capsys):

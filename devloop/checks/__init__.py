@@ -10,47 +10,53 @@ The loop's pre-flight, suite and smoke steps and the git hooks call the same fun
 - routing_doc.py: ROUTING.md against the config;
 - preflight.py: what can be known before a feature run starts.
 
+A hook loads only what it runs: commands, staged, commitmsg and routing_doc are imported
+on first use of one of their names (the pre-commit hook never loads commitmsg, the
+commit-msg hook never loads staged or commands). preflight is loaded with the package: its
+function has the module's name, which a lazy import would shadow.
+
 May import: the leaf modules (config, errors, proc, sandbox, redaction, steps), git, and
 routing (lazily, for the routing doc). Nothing above it (loop, agent, reports, cli).
 """
 
-from devloop.checks.commands import (
-    file_patterns,
-    matches,
-    narrow,
-    parse_details,
-    run_format,
-    run_lint,
-    run_smoke,
-    run_tests,
-    select_files,
-    tool_name,
-)
-from devloop.checks.commitmsg import check_commit_msg
+import importlib
+from typing import Any
+
 from devloop.checks.preflight import file_coverage, preflight
 from devloop.checks.results import CheckResult, Detail, failure_summary, render
-from devloop.checks.routing_doc import check_routing
-from devloop.checks.staged import StagedRun, check_staged
+
+_LAZY = {
+    "file_patterns": "commands",
+    "matches": "commands",
+    "select_files": "commands",
+    "narrow": "commands",
+    "parse_details": "commands",
+    "run_format": "commands",
+    "run_lint": "commands",
+    "run_smoke": "commands",
+    "run_tests": "commands",
+    "tool_name": "commands",
+    "check_commit_msg": "commitmsg",
+    "check_routing": "routing_doc",
+    "StagedRun": "staged",
+    "check_staged": "staged",
+}
 
 __all__ = [
     "CheckResult",
     "Detail",
-    "StagedRun",
-    "check_commit_msg",
-    "check_routing",
-    "check_staged",
     "failure_summary",
     "file_coverage",
-    "file_patterns",
-    "matches",
-    "narrow",
-    "parse_details",
     "preflight",  # not a step: the function
     "render",
-    "run_format",
-    "run_lint",
-    "run_smoke",
-    "run_tests",
-    "select_files",
-    "tool_name",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'devloop.checks' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"devloop.checks.{module}"), name)
+    globals()[name] = value  # found directly from now on
+    return value

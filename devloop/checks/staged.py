@@ -28,27 +28,31 @@ class StagedRun:
     files: list[str] = field(default_factory=list)  # staged files, relative to root
     results: list[CheckResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # for the person: restores, recoveries
+    # The notes a person must see even when a passing check prints nothing (`--quiet`):
+    # their working tree was changed back, or an edit was kept and its old version saved.
+    alerts: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
 
 
-def check_staged(start: Path) -> StagedRun:
+def check_staged(start: Path, pending: repository.PendingSnapshot | None = None) -> StagedRun:
     """Lint, format, routing doc and quick tests on exactly what is staged.
 
     Unstaged changes to tracked files are set aside while the checks run and put back
     byte for byte afterwards, whatever happens (see `git.staged.staged_worktree`).
+    `pending`: the repository's snapshot, already started (after `pin_index_file`).
     """
     repository.pin_index_file()
-    snap = repository.snapshot(start)
+    snap = (pending or repository.PendingSnapshot(start)).collect()
     recovered = staged.recover(snap.repo)  # a killed earlier run's set-aside changes
     if recovered is not None:
         snap = repository.snapshot(start)
     repo, root = snap.repo, config_mod.find_root(start)
     notes = [_recovery_note(recovered)] if recovered and recovered.restored + recovered.kept else []
     if not config_mod.is_configured(root):
-        return StagedRun(False, root, notes=notes)
+        return StagedRun(False, root, notes=notes, alerts=list(notes))
     if snap.unmerged:  # git cannot show a staged version of a conflicted file
         shown = ", ".join(snap.unmerged[:5]) + (" ..." if len(snap.unmerged) > 5 else "")
         raise UsageError(
@@ -62,7 +66,7 @@ def check_staged(start: Path) -> StagedRun:
     except ConfigError:
         cfg = None  # maybe only the unstaged edit is broken: judge the staged config below
     files = _staged_under(repo, root, snap)
-    run = StagedRun(True, root, files, notes=notes)
+    run = StagedRun(True, root, files, notes=notes, alerts=list(notes))
     if not files:
         run.notes.append("nothing is staged; nothing to check.")
         return run
@@ -95,6 +99,7 @@ def check_staged(start: Path) -> StagedRun:
             f"edited while the check ran, so left as they are now: {', '.join(view.restore.kept)}"
             + (f"; the unstaged versions from before the check are in {where}" if where else "")
         )
+        run.alerts.append(run.notes[-1])
     return run
 
 

@@ -6,7 +6,7 @@
   checks (check ...), ab, simcmd (sim serve);
 - options.py: option types and parsers (steps, paths, money, stop points);
 - render.py: tables (terminal, plain, Markdown, CSV); progress.py: the run's progress view;
-- fast.py: the two hook commands without click.
+- fast.py: the two hook commands without click; helpcache.py: `devloop --help` without it.
 
 May import anything in devloop; nothing imports it except devloop.entry.
 """

@@ -88,6 +88,7 @@ def ab(
 
 
 def _show_ab(result) -> None:
+    from devloop.cli import render
     from devloop.cli.render import print_table
     from devloop.steps import FINDINGS, STEPS
 
@@ -131,16 +132,19 @@ def _show_ab(result) -> None:
         ["", *[a.arm for a in arms]],
         [[name, *values] for name, values in lines],
         title=f"A/B: '{result.title}' from {result.base_commit[:12]}",
+        wrap=[a.arm for a in arms],  # long cells (a branch, a tag) wrap, never cut
     )
     saving = result.saving()
     if saving is not None:
         saved, share = saving
         routed, frontier = result.arm("routed"), result.arm("frontier")
-        click.echo(
+        render.echo_prose(
             f"\nRouted cost {money(routed.cost_usd)} vs all-frontier {money(frontier.cost_usd)}: "
             f"{'saved' if saved >= 0 else 'spent'} {money(abs(saved))} ({abs(share):.0%})."
         )
     for a in arms:
         for note in a.notes:
-            click.echo(f"note ({a.arm}): {note}")
-    click.echo(f"Worktrees: {result.directory} (remove with `devloop ab {result.slug} --clean`).")
+            render.echo_prose(f"note ({a.arm}): {note}")
+    render.echo_prose(
+        f"Worktrees: {result.directory} (remove with `devloop ab {result.slug} --clean`)."
+    )

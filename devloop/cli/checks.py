@@ -39,9 +39,20 @@ def _show_results(title: str, results: list) -> None:
     _emit(checks.render(title, results), checks.failure_summary(results))
 
 
+def _quiet_option():
+    return click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="Print nothing when the checks pass; the full report when one fails "
+        "(the git hooks run with it).",
+    )
+
+
 @check.command("staged")
+@_quiet_option()
 @click.pass_context
-def check_staged(ctx: click.Context) -> None:
+def check_staged(ctx: click.Context, quiet: bool) -> None:
     """Lint, format, routing doc and quick tests on exactly what is staged.
 
     Unstaged changes are set aside while the checks run and put back byte for byte
@@ -49,13 +60,14 @@ def check_staged(ctx: click.Context) -> None:
     """
     from devloop.cli import fast
 
-    _emit(*fast.staged_report(ctx.obj["start"]))
+    _emit(*fast.staged_report(ctx.obj["start"], quiet))
 
 
 @check.command("commit-msg")
+@_quiet_option()
 @click.argument("message_file", type=PathParam())
 @click.pass_context
-def check_commit_msg(ctx: click.Context, message_file: Path) -> None:
+def check_commit_msg(ctx: click.Context, quiet: bool, message_file: Path) -> None:
     """Check a commit message file against Conventional Commits 1.0.0.
 
     Types and header length come from [git] in the config. Comment lines and everything
@@ -64,7 +76,7 @@ def check_commit_msg(ctx: click.Context, message_file: Path) -> None:
     """
     from devloop.cli import fast
 
-    _emit(*fast.commit_msg_report(ctx.obj["start"], message_file))
+    _emit(*fast.commit_msg_report(ctx.obj["start"], message_file, quiet))
 
 
 @check.command("lint")

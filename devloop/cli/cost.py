@@ -109,13 +109,24 @@ def cost(
             click.echo(render.markdown(cache_groups.HEADERS, groups, cache_groups.RIGHT))
         return
     render.print_table(
-        view.headers, view.rows, title=view.title, right=view.right, footer=view.footer
+        view.headers,
+        view.rows,
+        title=view.title,
+        right=view.right,
+        footer=view.footer,
+        drop=view.drop,
+        wrap=view.wrap,
     )
-    click.echo("\n" + "\n".join(view.notes))
+    render.echo_prose(["", *view.notes])
     if groups:
         click.echo("")
         render.print_table(
-            cache_groups.HEADERS, groups, title=cache_groups.TITLE, right=cache_groups.RIGHT
+            cache_groups.HEADERS,
+            groups,
+            title=cache_groups.TITLE,
+            right=cache_groups.RIGHT,
+            drop=cache_groups.DROP,
+            wrap=("steps",),
         )
 
 

@@ -81,7 +81,15 @@ def _show(run) -> None:
         for row in run.summary().values()
     ]
     headers = ["step", "tier", "passed", "cost", "input", "output", "missed"]
-    print_table(headers, rows, title=f"devloop eval ({run.slug})", right={2, 3, 4, 5})
-    for line in run.drift():
-        click.echo(f"drift: {line}")
+    print_table(
+        headers,
+        rows,
+        title=f"devloop eval ({run.slug})",
+        right={2, 3, 4, 5},
+        drop=["input", "output", "tier"],
+        wrap=["missed"],
+    )
+    from devloop.cli.render import echo_prose
+
+    echo_prose([f"drift: {line}" for line in run.drift()])
     click.echo(f"Calls are in the ledger as feature '{run.slug}' (tag eval).")

@@ -1,7 +1,13 @@
 """The two hook commands without the click CLI: `devloop check staged` and `devloop
 check commit-msg FILE` run on every commit, and importing click is a third of a hook's run
 time. The console-script entry (devloop/entry.py) tries `fast_main` first; the click
-commands (cli/checks.py) print the same reports."""
+commands (cli/checks.py) print the same reports.
+
+`--quiet` (what the hooks run): nothing at all when every check passes, the whole report
+when one fails. Git tells a hook nothing of `git commit -q`, so the hooks are quiet on
+success always; only what a person must know (a recovery that changed their working tree,
+an edit kept during the check, a repository devloop is not configured in) is still said.
+"""
 
 from __future__ import annotations
 
@@ -25,18 +31,28 @@ NOT_CONFIGURED = (
 )
 
 
-def staged_report(start: Path) -> tuple[str, str | None]:
+QUIET = ("-q", "--quiet")
+
+
+def staged_report(start: Path, quiet: bool = False) -> tuple[str, str | None]:
     """`devloop check staged`: (the text to show, the failure summary or None)."""
+    repository.pin_index_file()
+    pending = repository.PendingSnapshot(start)  # git works while the checks are imported
     from devloop import checks
 
-    run = checks.check_staged(start)
+    run = checks.check_staged(start, pending)
     if not run.configured:
         return "".join(f"{line}\n" for line in [NOT_CONFIGURED, *run.notes]), None
+    failure = checks.failure_summary(run.results)
+    if quiet and failure is None:
+        return "".join(f"devloop check staged: note: {a}\n" for a in run.alerts), None
     title = f"devloop check staged: {len(run.files)} staged file(s)"
-    return checks.render(title, run.results, run.notes), checks.failure_summary(run.results)
+    return checks.render(title, run.results, run.notes), failure
 
 
-def commit_msg_report(start: Path, message_file: Path) -> tuple[str, str | None]:
+def commit_msg_report(
+    start: Path, message_file: Path, quiet: bool = False
+) -> tuple[str, str | None]:
     """`devloop check commit-msg FILE`: (the text to show, the failure summary or None).
     A relative FILE is taken from `start`, as git passes it from the top level."""
     from devloop import checks
@@ -52,7 +68,10 @@ def commit_msg_report(start: Path, message_file: Path) -> tuple[str, str | None]
         comment_char=repository.comment_char(start),
         label=str(message_file),
     )
-    return checks.render("devloop check commit-msg:", [result]), checks.failure_summary([result])
+    failure = checks.failure_summary([result])
+    if quiet and failure is None:
+        return "", None
+    return checks.render("devloop check commit-msg:", [result]), failure
 
 
 def fast_main(argv: Sequence[str]) -> int | None:
@@ -60,11 +79,13 @@ def fast_main(argv: Sequence[str]) -> int | None:
     run time: for a console-script entry that tries this first. Returns the exit code, or
     None when `argv` is anything else (the caller then runs the full CLI)."""
     args = list(argv)
+    quiet = any(a in QUIET for a in args[2:])
+    rest = [a for a in args[2:] if a not in QUIET]
     start = Path.cwd().resolve()
-    if args == ["check", "staged"]:
-        job = lambda: staged_report(start)  # noqa: E731
-    elif len(args) == 3 and args[:2] == ["check", "commit-msg"] and not args[2].startswith("-"):
-        job = lambda: commit_msg_report(start, Path(args[2]))  # noqa: E731
+    if args[:2] == ["check", "staged"] and not rest:
+        job = lambda: staged_report(start, quiet)  # noqa: E731
+    elif args[:2] == ["check", "commit-msg"] and len(rest) == 1 and not rest[0].startswith("-"):
+        job = lambda: commit_msg_report(start, Path(rest[0]), quiet)  # noqa: E731
     else:
         return None
     try:

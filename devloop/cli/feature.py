@@ -26,10 +26,12 @@ def _run_feature(ctx: click.Context, cfg, as_json: bool, go) -> None:
 
     if as_json:
         renderer = progress.JsonProgress()
-    elif render.is_terminal():
+    elif render.live_terminal():
         renderer = progress.LiveProgress(cfg)
     else:
-        renderer = progress.PlainProgress()
+        renderer = progress.PlainProgress(
+            width=render.terminal_width() if render.is_terminal() else None
+        )
     seen: dict[str, str] = {}
 
     def emit(event) -> None:
@@ -50,6 +52,8 @@ def _run_feature(ctx: click.Context, cfg, as_json: bool, go) -> None:
         slug = seen.get("slug")
         if slug is not None:
             _closing_report(ctx, cfg, slug, renderer if as_json else None, outcome)
+        if renderer.ending:  # how the run ended: the last word, under the cost table
+            render.echo_prose(renderer.ending)
 
 
 def _closing_report(ctx: click.Context, cfg, slug: str, json_out, outcome: dict) -> None:
@@ -176,7 +180,7 @@ def resume(
 
 
 def _show_dry_run(dry, as_json: bool) -> None:
-    from devloop.cli.render import print_table
+    from devloop.cli import render
 
     money = usd_or
 
@@ -206,27 +210,29 @@ def _show_dry_run(dry, as_json: bool) -> None:
         )
     footer = ["", "total", "", "", "", "", "", money(dry.cost_usd), money(dry.baseline_usd)]
     headers = ["#", "step", "worker", "model", "calls", "input/call", "output", "cost", "frontier"]
-    print_table(
+    render.print_table(
         headers,
         rows,
         title=f"Dry run: '{dry.spec.title}' ({dry.spec.slug}); no model was called",
         right={0, 4, 5, 6, 7, 8},
         footer=footer,
+        drop=["input/call", "output", "calls", "worker", "#", "model", "frontier"],
+        wrap=["model"],
     )
-    click.echo(
+    render.echo_prose(
         f"\nThe cached prefix (system, project map, spec) is ~{dry.prefix_tokens:,} tokens. Input"
         f" sizes are from the rendered prompts ({dry.token_source}); answer lengths, agent turns and"
         " inputs that do not exist yet are assumptions (the step table's projections). * = runs only"
         f" when needed. Rendered prompts: {dry.prompts_dir}"
     )
     for note in dry.notes:
-        click.secho(f"WARNING: {note}", err=True, fg="yellow")
+        render.warning(f"WARNING: {note}")
     for line in _adaptive_lines(dry.routes.values()):
-        click.echo(line)
+        render.echo_prose(line)
     click.echo("Pre-flight (static checks):")
     for r in dry.checks:
         mark = "skip" if r.skipped else "ok" if r.passed else "FAIL"
-        click.echo(f"  {mark:<4}  {r.name}: {r.summary}")
+        render.echo_prose(f"  {mark:<4}  {r.name}: {r.summary}")
 
 
 def _adaptive_lines(routes) -> list[str]:
@@ -257,8 +263,9 @@ def _adaptive_lines(routes) -> list[str]:
 def status(ctx: click.Context, slug: str | None, as_json: bool) -> None:
     """List features and where each stands; with SLUG, that feature's steps."""
     from devloop import loop
-    from devloop.cli.render import print_table
+    from devloop.cli.render import echo_prose, print_table
     from devloop.config import find_root
+    from devloop.state import INTERRUPTED, RUNNING
     from devloop.steps import STEPS
 
     root = find_root(ctx.obj["start"])
@@ -285,7 +292,7 @@ def status(ctx: click.Context, slug: str | None, as_json: bool) -> None:
         rows = [
             [
                 f.state.slug,
-                f.state.status,
+                f.status,
                 f"{f.next_step.number} {f.next_step.key}" if f.next_step else "-",
                 f"{f.state.done_count()}/{len(STEPS)}",
                 money(f.cost_usd),
@@ -295,7 +302,14 @@ def status(ctx: click.Context, slug: str | None, as_json: bool) -> None:
             for f in found
         ]
         headers = ["feature", "status", "next step", "done", "spent", "branch", "updated (UTC)"]
-        print_table(headers, rows, title="Features", right={3, 4})
+        print_table(
+            headers,
+            rows,
+            title="Features",
+            right={3, 4},
+            drop=["updated (UTC)", "branch", "done", "next step"],
+        )
+        echo_prose([f.resume_hint() for f in found if f.interrupted])
         _unsettled_lines(found)
         return
     (item,) = found
@@ -305,24 +319,30 @@ def status(ctx: click.Context, slug: str | None, as_json: bool) -> None:
         s = st.step(step.key)
         result = s.result
         detail = result.get("verdict") or result.get("summary") or result.get("error") or ""
-        rows.append(
-            [str(step.number), step.key, s.status, str(s.runs), s.artifact or "", detail[:70]]
-        )
+        shown = INTERRUPTED if item.interrupted and s.status == RUNNING else s.status
+        detail = detail.strip().split("\n", 1)[0]
+        rows.append([str(step.number), step.key, shown, str(s.runs), s.artifact or "", detail])
     print_table(
         ["#", "step", "status", "runs", "artifact", "result"],
         rows,
-        title=f"{st.slug}: {st.status} on {st.branch} (spent {money(item.cost_usd)})",
+        title=f"{st.slug}: {item.status} on {st.branch} (spent {money(item.cost_usd)})",
         right={0, 3},
+        drop=["artifact", "runs", "#"],
+        wrap=["result"],
     )
-    if st.message:
-        click.echo(st.message)
+    if item.interrupted:
+        echo_prose(item.resume_hint())
+    elif st.message:
+        echo_prose(st.message)
     _unsettled_lines(found)
 
 
 def _unsettled_lines(found) -> None:
+    from devloop.cli.render import echo_prose
+
     for f in found:
         if f.unsettled:
-            click.echo(
+            echo_prose(
                 f"{f.state.slug}: {f.unsettled} unsettled call(s), in flight when a run "
                 f"stopped: counted at their worst case ({usd(f.unsettled_worst_usd)}) against "
                 "the budget until settled (`devloop cost --unsettled`)."
@@ -362,8 +382,10 @@ def demo(ctx: click.Context, directory: Path | None, unsandboxed: bool) -> None:
 
         if not sandbox.probe().ok:  # exit 2, naming what to install, before writing anything
             raise sandbox.SandboxUnavailable(sandbox.probe().problem)
+    from devloop.cli import render
+
     repo = demo_mod.prepare(target)
-    click.echo("\n".join(demo_mod.intro_lines(repo)))
+    render.echo_prose(demo_mod.intro_lines(repo))
     cfg = config_mod.load(repo.root)
     if unsandboxed:
         from devloop import sandbox
@@ -378,5 +400,5 @@ def demo(ctx: click.Context, directory: Path | None, unsandboxed: bool) -> None:
     finally:
         if run.unused:
             left = ", ".join(f"{step} ({n})" for step, n in run.unused.items())
-            click.secho(f"devloop demo: scripted replies never used: {left}", err=True, fg="yellow")
-        click.echo("\n".join(demo_mod.closing_lines(repo, done)))
+            render.warning(f"devloop demo: scripted replies never used: {left}")
+        render.echo_prose(demo_mod.closing_lines(repo, done))

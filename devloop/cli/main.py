@@ -33,6 +33,10 @@ for _command in cli.commands.values():
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: map errors to the documented exit codes, never a traceback.
     Every error is one `devloop: error: ...` line (click's usage errors too, exit 2)."""
+    from devloop.cli import helpcache
+
+    if (sys.argv[1:] if argv is None else argv) in helpcache.HELP_ARGS:
+        _print_help(helpcache)
     try:
         cli.main(args=argv, prog_name="devloop", standalone_mode=False)
         sys.stdout.flush()  # here, where a closed pipe can be handled, not at exit
@@ -76,3 +80,12 @@ def _usage_hint(ctx: click.Context | None) -> str:
     if ctx is None:
         return "  see `devloop --help`"
     return f"  {ctx.get_usage().replace('Usage: ', 'usage: ', 1)} (see `{ctx.command_path} --help`)"
+
+
+def _print_help(helpcache) -> None:
+    """`devloop --help`, as click's own option prints it, kept for the next time."""
+    with cli.make_context("devloop", [], resilient_parsing=True) as ctx:
+        text = ctx.get_help() + "\n"
+    click.echo(text, nl=False)
+    helpcache.store(text)
+    sys.exit(0)

@@ -1,8 +1,11 @@
-"""Showing a run's progress: a live table on a terminal, plain lines in a pipe, or JSON.
+"""Showing a run's progress: a live table on a terminal, plain lines in a pipe (or with
+NO_COLOR), or JSON.
 
 Each renderer is a callable taking loop.Event; the loop calls it from its main thread and,
 for warnings and agent notes, from worker threads, hence the locks. Rich is imported only
-for the live table.
+for the live table, which fits the terminal's width (cli/render.fit_table) every time it is
+drawn. How the run ended is kept as `ending`, for the CLI to print as the last line, under
+the closing cost table.
 """
 
 from __future__ import annotations
@@ -27,17 +30,40 @@ def _money(value: str | None) -> str:
     return "" if value is None else usd(Decimal(value))
 
 
-class PlainProgress:
-    """One line per event, for logs and pipes."""
+def _ending(event: Any) -> str:
+    """The line saying how a run ended ("devloop: done (spent $0.12): committed ...")."""
+    total = f" (spent {_money(event.total_usd)})" if event.total_usd else ""
+    # Failures are printed by the CLI as the error itself; say it once.
+    said = ""
+    if event.status in ("stopped", "done") and event.message:
+        said = ": " + event.message.removeprefix(f"{event.status}: ")
+    return f"devloop: {event.status}{total}{said}"
 
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+
+class PlainProgress:
+    """One line per event, for logs and pipes; `width`: wrap lines there (a terminal
+    with NO_COLOR), None: never (a pipe gets every line whole)."""
+
+    ending: str | None = None
+
+    def __init__(
+        self, out: TextIO | None = None, err: TextIO | None = None, width: int | None = None
+    ) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self.width = width
         self._lock = threading.Lock()
 
     def __call__(self, event: Any) -> None:
         with self._lock:
+            if event.kind == "end":
+                self.ending = _ending(event)
+                return
             line = self.line(event)
+            if self.width is not None:
+                from devloop.cli.render import wrap_line
+
+                line = "\n".join(wrap_line(line, self.width))
             stream = self.err if event.kind == "warning" else self.out
             print(line, file=stream, flush=True)
 
@@ -67,10 +93,7 @@ class PlainProgress:
             where = f", from step {event.step} ({event.key})" if event.step else ""
             return f"devloop: {event.message}{where}"
         if event.kind == "end":
-            total = f" (spent {_money(event.total_usd)})" if event.total_usd else ""
-            # Failures are printed by the CLI as the error itself; say it once.
-            said = f": {event.message}" if event.status in ("stopped", "done") else ""
-            return f"devloop: {event.status}{total}{said}"
+            return _ending(event)
         return f"         note: {event.message}"
 
     def close(self) -> None:
@@ -79,6 +102,8 @@ class PlainProgress:
 
 class JsonProgress:
     """One JSON object per event (JSON Lines) on stdout."""
+
+    ending: str | None = None  # the end is an event like the others
 
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
@@ -97,11 +122,18 @@ class JsonProgress:
 
 
 class LiveProgress:
-    """The steps as a table redrawn in place: state, worker, model, elapsed, cost."""
+    """The steps as a table redrawn in place: state, worker, model, elapsed, cost (of
+    each step's latest run). On a narrow terminal the model, worker, elapsed and number
+    columns go first; step names, states and costs always show whole."""
+
+    ending: str | None = None
+    HEADERS = ("#", "step", "state", "worker", "model", "elapsed", "cost")
+    DROP = ("model", "worker", "elapsed", "#")
 
     def __init__(self, cfg: Any) -> None:
-        from rich.console import Console
         from rich.live import Live
+
+        from devloop.cli.render import make_console
 
         self._lock = threading.Lock()
         self.rows: dict[str, dict[str, Any]] = {}
@@ -116,7 +148,7 @@ class LiveProgress:
             }
         self.total: str | None = None
         self.title = "devloop"
-        self.console = Console()
+        self.console = make_console()
         self.live = Live(self, console=self.console, refresh_per_second=4, transient=False)
         self.live.start()
 
@@ -136,19 +168,20 @@ class LiveProgress:
             if event.kind == "start":
                 self.title = f"devloop: {event.message}"
         if event.kind in ("note", "warning"):
+            from rich.text import Text
+
             style = "yellow" if event.kind == "warning" else "dim"
-            self.console.print(f"[{style}]{event.kind}: {event.message}[/{style}]", markup=True)
+            self.console.print(Text(f"{event.kind}: {event.message}", style=style))
         elif event.kind == "end":
             self.live.refresh()
-            said = f": {event.message}" if event.status in ("stopped", "done") else ""
-            self.console.print(f"devloop: {event.status}{said}", markup=False)
+            self.ending = _ending(event)
 
-    def __rich__(self) -> Any:
-        from rich.table import Table
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.text import Text
 
-        table = Table(title=self.title, title_justify="left")
-        for name in ("#", "step", "state", "worker", "model", "elapsed", "cost"):
-            table.add_column(name, justify="right" if name in ("#", "elapsed", "cost") else "left")
+        from devloop.cli.render import fit_table
+
+        rows = []
         with self._lock:
             for step in STEPS:
                 row = self.rows[step.key]
@@ -157,17 +190,27 @@ class LiveProgress:
                     elapsed = time.monotonic() - row["started"]
                 state = row["state"] or "."
                 style = {"done": "green", "running": "bold cyan", "failed": "red"}.get(state, "")
-                table.add_row(
-                    str(step.number),
-                    step.key,
-                    f"[{style}]{state}[/{style}]" if style else state,
-                    row["worker"],
-                    row["model"],
-                    "" if elapsed is None else f"{elapsed:.1f}s",
-                    _money(row["cost"]),
+                rows.append(
+                    [
+                        str(step.number),
+                        step.key,
+                        Text(state, style=style),
+                        row["worker"],
+                        row["model"],
+                        "" if elapsed is None else f"{elapsed:.1f}s",
+                        _money(row["cost"]),
+                    ]
                 )
-            table.caption = f"spent {_money(self.total)}" if self.total else None
-        return table
+            caption = f"spent {_money(self.total)}" if self.total else ""
+        yield fit_table(
+            options.max_width,
+            self.HEADERS,
+            rows,
+            title=self.title,
+            caption=caption,
+            right={0, 5, 6},
+            drop=self.DROP,
+        )
 
     def close(self) -> None:
         self.live.stop()

@@ -37,10 +37,18 @@ def routing(ctx: click.Context, markdown: bool) -> None:
         [str(r.step.number), r.step.key, r.step.phase, r.worker, r.model or "-", r.reason]
         for r in routing_mod.routes(cfg)
     ]
-    print_table(["#", "step", "phase", "worker", "model", "why"], rows, title="Routing")
+    print_table(
+        ["#", "step", "phase", "worker", "model", "why"],
+        rows,
+        title="Routing",
+        drop=["phase", "model", "#"],
+        wrap=["why"],
+    )
     router = cfg.routing.router
     if router != "rule":
-        click.echo(
+        from devloop.cli.render import echo_prose
+
+        echo_prose(
             f"\n[routing] router = {router}: the table is the rule route; each run adapts it "
             f"per feature (thresholds {cfg.routing.low_threshold:g} / "
             f"{cfg.routing.high_threshold:g}). `devloop feature SPEC --dry-run` shows a spec's "
@@ -101,9 +109,12 @@ def routing_explain(ctx: click.Context, slug: str, as_json: bool) -> None:
         explain_mod.table_rows(runs),
         title=f"Routing of feature '{slug}'",
         right={0, 7, 8},
+        drop=["threshold", "router", "effort", "score", "model", "#", "tier"],
+        wrap=["reason"],
     )
-    for line in explain_mod.detail_lines(runs):
-        click.echo(line)
+    from devloop.cli.render import echo_prose
+
+    echo_prose(explain_mod.detail_lines(runs))
 
 
 @routing.command("calibrate")
@@ -226,7 +237,20 @@ def suggest(
         rows,
         title=f"Outcomes by step and tier over {result.features} feature(s)",
         right={0, 3, 4, 5, 6, 7, 8, 9, 10, 11},
+        drop=[
+            "empty/trunc",
+            "high+ findings/run",
+            "features",
+            "first time",
+            "escalated",
+            "runs",
+            "#",
+            "frontier/feature",
+            "failed",
+        ],  # fmt: skip
     )
+    from devloop.cli.render import echo_prose
+
     click.echo("")
     if result.recommendations:
         click.echo("Recommendations:")
@@ -236,7 +260,7 @@ def suggest(
                 "saves" if money is not None and money >= 0 else "costs",
                 abs(money or 0),
             )
-            click.echo(
+            echo_prose(
                 f"  {r.action} {r.step.number} {r.step.key}: {r.from_tier} -> {r.to_tier}; "
                 f"{r.why}; {effect[0]} ~{usd(effect[1])} per feature ({r.evidence})."
             )
@@ -246,8 +270,6 @@ def suggest(
         click.echo("No routing change to recommend from this data.")
     if result.not_enough:
         click.echo("Not enough data to judge:")
-        for line in result.not_enough:
-            click.echo(f"  {line}")
+        echo_prose([f"  {line}" for line in result.not_enough])
     click.echo("")
-    for note in result.notes:
-        click.echo(f"note: {note}")
+    echo_prose([f"note: {note}" for note in result.notes])

@@ -80,6 +80,7 @@ def hooks_uninstall(ctx: click.Context) -> None:
 @click.pass_context
 def models(ctx: click.Context, check: bool) -> None:
     """Each tier's model, its prices per million tokens, and its lifecycle."""
+    from devloop.cli import render
     from devloop.cli.render import print_table
     from devloop.model import lifecycle
 
@@ -104,10 +105,16 @@ def models(ctx: click.Context, check: bool) -> None:
         "output",
         "lifecycle",
     ]
-    print_table(headers, table, title="Models (USD per million tokens)")
+    print_table(
+        headers,
+        table,
+        title="Models (USD per million tokens)",
+        drop=["1h write", "5m write", "cache read", "lifecycle"],
+        wrap=["lifecycle"],
+    )
     warnings = [f"{row.tier}: {w}" for row in rows for w in row.warnings]
     for warning in warnings:
-        click.secho(f"WARNING: {warning}", err=True, fg="yellow", bold=True)
+        render.warning(f"WARNING: {warning}")
     if check and warnings:
         from devloop.errors import CheckFailed
 

@@ -24,7 +24,6 @@ import os
 import shlex
 import sys
 import tempfile
-import textwrap
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,7 +52,6 @@ PROXY_BYPASS_VARS = ("NO_PROXY", "no_proxy")  # loopback must never go through a
 # the ignore file of devloop's own source tree.
 RENAMES = {"gitignore": ".gitignore"}
 SKIPPED = {"__pycache__", ".DS_Store"}
-WRAP = 92  # columns for the notices
 GIT_CONFIG = (
     # A fresh machine may have no git identity, and a user's global signing or hooks must
     # not decide whether the demo's commits succeed.
@@ -271,7 +269,7 @@ def intro_lines(repo: DemoRepo) -> list[str]:
         "              tally, a small word-counting CLI with unittest tests, committed on main",
         f"  Spec:       {SPEC_PATH}: {spec_title()}",
         "",
-        *textwrap.wrap(INTRO_NOTICE, WRAP),
+        INTRO_NOTICE,  # one line: the CLI wraps prose at the terminal's width
         "",
     ]
 
@@ -304,5 +302,5 @@ def closing_lines(repo: DemoRepo, done: bool) -> list[str]:
     width = max(len(command) for command, _ in hints) + 2
     lines += [f"The demo repository: {repo.root}", f"  cd {shlex.quote(str(repo.root))}"]
     lines += [f"  {command:<{width}}{why}" for command, why in hints]
-    lines += ["", *textwrap.wrap(SCRIPTED_NOTICE, WRAP)]
+    lines += ["", SCRIPTED_NOTICE]
     return lines

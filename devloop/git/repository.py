@@ -167,19 +167,31 @@ class Snapshot:
     unmerged: list[str]  # paths with a merge conflict not yet resolved (and `git add`ed)
 
 
+class PendingSnapshot:
+    """The three git processes of a snapshot, started; `collect()` waits for them. The
+    hook starts them first and imports the rest of devloop while git works."""
+
+    def __init__(self, start: Path) -> None:
+        self.start = start
+        self.procs = [
+            _spawn(args, start) for args in (_REV_PARSE, _DIFF_FILES, [*_DIFF_INDEX, "HEAD", "--"])
+        ]
+
+    def collect(self) -> Snapshot:
+        start = self.start
+        rev, files, index = [_collect(p, start, check=False) for p in self.procs]
+        repo = _repo_from(rev, start)
+        if files.returncode != 0:
+            raise GitError(f"`git diff-files` failed in {start}: {files.stderr.decode().strip()}")
+        unmerged = sorted({e.path for e in _parse_raw(files.stdout) if e.status == "U"})
+        return Snapshot(repo, _staged(index, repo.toplevel), _unstaged(files.stdout), unmerged)
+
+
 def snapshot(start: Path) -> Snapshot:
     """find_repo, staged_entries and unstaged_entries in one round trip: the three git
     processes start together (the commit hook pays for one wait, not three). Paths in
     both diffs are relative to the top level wherever `start` is."""
-    procs = [
-        _spawn(args, start) for args in (_REV_PARSE, _DIFF_FILES, [*_DIFF_INDEX, "HEAD", "--"])
-    ]
-    rev, files, index = [_collect(p, start, check=False) for p in procs]
-    repo = _repo_from(rev, start)
-    if files.returncode != 0:
-        raise GitError(f"`git diff-files` failed in {start}: {files.stderr.decode().strip()}")
-    unmerged = sorted({e.path for e in _parse_raw(files.stdout) if e.status == "U"})
-    return Snapshot(repo, _staged(index, repo.toplevel), _unstaged(files.stdout), unmerged)
+    return PendingSnapshot(start).collect()
 
 
 def config_value(cwd: Path, key: str) -> str | None:

@@ -5,7 +5,13 @@
 place (`git checkout-index --prefix`, the index only read), and on leaving, whatever the
 cause, puts every byte back with signals ignored. A run killed outright leaves its backups;
 the next staged check restores them first (`recover`). A file edited during the check keeps
-the edit; its unstaged version is saved under .git/devloop/recovered/."""
+the edit; its unstaged version is saved under .git/devloop/recovered/.
+
+Backups belong to the working tree they were taken from, wherever it is now: the manifest
+names the tree by its directory's identity (device and inode) as well as its path, and a
+recovery restores into the repository it runs in, never into the path on record. So a
+repository moved with `mv` gets its work back in place, and a copy made with `cp -a`
+restores its own copied backups into itself and never touches the original."""
 
 from __future__ import annotations
 
@@ -97,18 +103,18 @@ def staged_worktree(repo: Repo, unstaged: list[Entry] | None = None) -> Iterator
             _swap_in(repo, state, entries, view)
             yield view
         finally:
-            view.restore = _restore_no_matter_what(state, repo.git_dir)
+            view.restore = _restore_no_matter_what(state, repo.toplevel, repo.git_dir)
 
 
 def _stopped(signum: int) -> Interrupted:
     return Interrupted(f"stopped by signal {interrupts.name(signum)}.")
 
 
-def _restore_no_matter_what(state: Path, git_dir: Path) -> RestoreReport:
+def _restore_no_matter_what(state: Path, toplevel: Path, git_dir: Path) -> RestoreReport:
     while True:  # a signal landing before SIG_IGN takes hold must not skip the restore
         try:
             with interrupts.ignored():
-                return _restore(state, git_dir)
+                return _restore(state, toplevel, git_dir)
         except (KeyboardInterrupt, Interrupted):
             continue
 
@@ -126,47 +132,93 @@ def _lock(state: Path) -> None:
 
 
 def recover(repo: Repo) -> RestoreReport | None:
-    """Restore what a staged check that was killed outright left set aside, if anything."""
+    """Restore what a staged check that was killed outright left set aside, if anything,
+    into this repository's working tree (see the module docstring)."""
     state = repo.git_dir / STATE_DIR
     if not (state.exists() or state.is_symlink()):
         return None
-    return _recover(state, repo.git_dir)
-
-
-def _recover(state: Path, git_dir: Path) -> RestoreReport:
-    """Restore what an earlier run left in `state`, unless that run is still going."""
+    manifest = _read_manifest(state)
+    same_tree = manifest is None or _tree_of(manifest) in (None, _tree_id(repo.toplevel))
+    if not same_tree and not _inside(repo.git_dir, repo.toplevel):
+        _refuse_if_elsewhere(manifest, repo, state)
     try:
         pid = int((state / "pid").read_text(encoding="utf-8").strip())
     except (OSError, ValueError):
         pid = 0
-    if pid and pid != os.getpid() and pid_alive(pid):
+    # A live pid matters only for the tree it is checking: a copy of a repository taken
+    # while its check ran holds backups no process will restore but its own next check.
+    if same_tree and pid and pid != os.getpid() and pid_alive(pid):
         raise UsageError(
             f"another `devloop check staged` is running here (pid {pid}). Wait for it; "
             f"if no such process is running, delete {state} and retry."
         )
-    return _restore_no_matter_what(state, git_dir)
+    return _restore_no_matter_what(state, repo.toplevel, repo.git_dir)
 
 
-def _restore(state: Path, git_dir: Path) -> RestoreReport:
-    """Put the working tree back from the backups in `state`, then delete `state`.
+def _tree_id(toplevel: Path) -> list[int] | None:
+    """The working tree's identity: its directory's device and inode (kept by `mv` on one
+    file system, new for a copy)."""
+    try:
+        info = os.stat(toplevel)
+    except OSError:
+        return None
+    return [info.st_dev, info.st_ino]
+
+
+def _tree_of(manifest: dict) -> list[int] | None:
+    tree = manifest.get("tree")
+    return tree if isinstance(tree, list) else None
+
+
+def _inside(git_dir: Path, toplevel: Path) -> bool:
+    """Whether the git dir lives in the working tree (a plain repository's .git), so that
+    backups under it moved or were copied together with the tree."""
+    return git_dir == toplevel / ".git" or toplevel in git_dir.parents
+
+
+def _read_manifest(state: Path) -> dict | None:
+    import json
+
+    try:
+        data = json.loads((state / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _refuse_if_elsewhere(manifest: dict, repo: Repo, state: Path) -> None:
+    """Backups in a git dir shared with another working tree (a copied linked worktree)
+    that belong to that tree, still in its place: theirs to restore, not ours."""
+    recorded = Path(str(manifest.get("toplevel", "")))
+    if not recorded.is_absolute() or recorded == repo.toplevel:
+        return
+    if _tree_id(recorded) != _tree_of(manifest):
+        return  # that tree is gone (or moved): these backups are this one's to restore
+    raise UsageError(
+        f"{state} holds unstaged changes a killed `devloop check staged` set aside in "
+        f"{recorded}, which shares this git directory. Run `devloop check staged` in "
+        f"{recorded} to put them back there first; nothing here was touched."
+    )
+
+
+def _restore(state: Path, toplevel: Path, git_dir: Path) -> RestoreReport:
+    """Put the working tree at `toplevel` back from the backups in `state`, then delete
+    `state`. The paths in the manifest are relative: the tree may have moved since.
 
     For each swapped path: if it already holds its original bytes, nothing to do; if it
     still holds the staged bytes devloop put there, the original comes back; if it holds
     anything else, someone edited it during the check: that edit stays, and the original
     unstaged version is saved under .git/devloop/recovered/ rather than overwritten.
     """
-    import json
     import shutil
     import time
 
     report = RestoreReport()
-    try:
-        manifest = json.loads((state / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    manifest = _read_manifest(state)
+    if manifest is None:
         # The run stopped before its manifest was on disk, so before it touched the tree.
         shutil.rmtree(state, ignore_errors=True)
         return report
-    toplevel = Path(manifest["toplevel"])
     for item in manifest["entries"]:
         rel = item["path"]
         target, backup = toplevel / rel, state / "backup" / rel
@@ -227,7 +279,12 @@ def _swap_in(repo: Repo, state: Path, entries: list[Entry], view: StagedView) ->
                 created_dirs.append(parent.relative_to(repo.toplevel).as_posix())
                 parent = parent.parent
         items.append({"path": rel, "original": original, "staged": file_digest(staged)})
-    manifest = {"toplevel": str(repo.toplevel), "entries": items, "created_dirs": created_dirs}
+    manifest = {
+        "toplevel": str(repo.toplevel),  # where it was (for messages); restores go by `tree`
+        "tree": _tree_id(repo.toplevel),
+        "entries": items,
+        "created_dirs": created_dirs,
+    }
     manifest_tmp = state / "manifest.json.tmp"
     manifest_tmp.write_text(json.dumps(manifest), encoding="utf-8")
     _fsync_files([*written, manifest_tmp])

@@ -37,7 +37,7 @@ class Event:
     worker: str | None = None
     model: str | None = None
     elapsed_s: float | None = None
-    cost_usd: str | None = None  # this step's spend so far
+    cost_usd: str | None = None  # what this run of the step cost
     total_usd: str | None = None  # the feature's spend so far
     message: str = ""
     artifact: str | None = None

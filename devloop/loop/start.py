@@ -69,7 +69,7 @@ def start(
     if engine.needs_model(STEPS[0].number, options.stop_after):
         check_settings(cfg)  # no key: refused before the branch and the state exist
     require_ledger(root)
-    lock = state_mod.RepoLock(root).acquire(f"devloop feature {spec.slug}")
+    lock = state_mod.RepoLock(root).acquire(f"devloop feature {spec.slug}", spec.slug)
     try:
         if lock.note:
             emit(Event("note", spec.slug, message=lock.note))
@@ -145,7 +145,7 @@ def resume(
     root = cfg.root
     repo_head(root)
     require_ledger(root)
-    lock = state_mod.RepoLock(root).acquire(f"devloop resume {slug}")
+    lock = state_mod.RepoLock(root).acquire(f"devloop resume {slug}", slug)
     try:
         if lock.note:
             emit(Event("note", slug, message=lock.note))
@@ -210,11 +210,30 @@ class FeatureStatus:
     next_step: Step | None
     unsettled: int = 0  # calls in flight when a run stopped (ledger reservations)
     unsettled_worst_usd: Decimal = Decimal(0)
+    # Its state says running, but no live process holds the repository's lock: the run
+    # was killed outright (kill -9, a crash, the machine stopped). `lost_pid`: its pid.
+    interrupted: bool = False
+    lost_pid: int | None = None
+
+    @property
+    def status(self) -> str:
+        """Where the feature stands: its state's status, or "interrupted" (see above)."""
+        return state_mod.INTERRUPTED if self.interrupted else self.state.status
+
+    def resume_hint(self) -> str:
+        """What happened to an interrupted run and how to continue it."""
+        who = f" (pid {self.lost_pid})" if self.lost_pid else ""
+        return (
+            f"{self.state.slug}: interrupted: the run working on it{who} is gone (killed, or "
+            f"the machine stopped). Continue with `devloop resume {self.state.slug}`."
+        )
 
     def to_json(self) -> dict[str, Any]:
         """One feature of `devloop status --json`: its state, spend and what it waits for."""
         return {
             **asdict(self.state),
+            "status": self.status,
+            "interrupted": self.interrupted,
             "cost_usd": None if self.cost_usd is None else str(self.cost_usd),
             "next_step": self.next_step.key if self.next_step else None,
             "unsettled_calls": self.unsettled,
@@ -229,14 +248,28 @@ def statuses(root: Path) -> list[FeatureStatus]:
     ledger = None
     with contextlib.suppress(DevloopError):
         ledger = Ledger.open(root, create=False)
+    lock = state_mod.RepoLock(root)
+    holder, last = lock.holder(), lock.last_record()
     try:
         for slug in state_mod.list_slugs(root):
             st = state_mod.load(root, slug)
             cost = ledger.spent_usd(slug) if ledger else None
             held = ledger.open_reservations(slug) if ledger else []
             worst = pico_to_usd(sum(h.worst_pico or 0 for h in held))
-            out.append(FeatureStatus(st, cost, st.first_unfinished(), len(held), worst))
+            item = FeatureStatus(st, cost, st.first_unfinished(), len(held), worst)
+            if st.status == state_mod.RUNNING and _lock_slug(holder) != slug:
+                item.interrupted = True
+                pid = last.get("pid") if _lock_slug(last) == slug else None
+                item.lost_pid = pid if isinstance(pid, int) else None
+            out.append(item)
     finally:
         if ledger is not None:
             ledger.close()
     return sorted(out, key=lambda f: f.state.updated_at, reverse=True)
+
+
+def _lock_slug(record: dict[str, Any] | None) -> str | None:
+    """The feature a lock record is for (older records name it only in `what`)."""
+    if not record:
+        return None
+    return record.get("slug") or str(record.get("what", "")).rsplit(" ", 1)[-1] or None

@@ -19,6 +19,7 @@ from devloop import state as state_mod
 from devloop.errors import BudgetExceeded, DevloopError
 from devloop.loop.events import Event, event_usd
 from devloop.loop.feature_run import FeatureRun, Produced
+from devloop.money import pico_to_usd
 from devloop.state import DONE, FAILED, INTERRUPTED, RUNNING, SKIPPED
 from devloop.steps import AGENT_KINDS, PRE_CHECKS, STEPS, Step
 
@@ -95,11 +96,20 @@ def close(
         step,
         status,
         elapsed_s=wall_s,
-        cost_usd=event_usd(run.ledger.spent_usd(run.slug, step.key)),
+        cost_usd=event_usd(_run_cost(run, step)),
         total_usd=event_usd(run.ledger.spent_usd(run.slug)),
         message=message or result.get("summary", ""),
         artifact=artifact,
     )
+
+
+def _run_cost(run: FeatureRun, step: Step):
+    """What this run of the step cost (a re-run shows its own cost, not the step's total)."""
+    run_id = run.state.step(step.key).run_id
+    if run_id is None:
+        return run.ledger.spent_usd(run.slug, step.key)
+    stats = run.ledger.run_call_stats(run_id=run_id).get(run_id)
+    return pico_to_usd(stats.cost_pico if stats else 0)
 
 
 def _outcome_signals(run: FeatureRun, step: Step, status: str, wall_s: float | None) -> dict:

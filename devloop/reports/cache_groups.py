@@ -70,6 +70,7 @@ def groups(uses: list[CacheUse]) -> list[CacheGroup]:
 
 HEADERS = ["group", "model", "steps", "calls", "cache write", "cache read", "read %"]
 RIGHT = {i for i, h in enumerate(HEADERS) if h in ("calls", "cache write", "cache read", "read %")}
+DROP = ("cache write", "cache read", "group")  # on a narrow terminal, least important first
 TITLE = (
     "Prompt cache groups (calls that can read each other's cached prefix: the same model, "
     "tools, system prefix and output format)"

@@ -189,6 +189,8 @@ class TableView:
     footer: list[str]
     right: set[int]
     notes: list[str]
+    drop: list[str]  # on a narrow terminal, the columns left out first (cli/render.py)
+    wrap: list[str]  # prose columns: wrap in their cells rather than widen the table
 
 
 def _cost_cell(row: CostRow) -> str:
@@ -234,13 +236,27 @@ def _token_cells(row: CostRow) -> list[str]:
 
 _TOKEN_HEADERS = ["calls", "input", "cache write", "cache read", "output", "read %"]
 _MONEY_HEADERS = ["cost", "baseline", "saved", "saved %"]
+# What a narrow terminal leaves out first: the token detail, then the lesser labels, then
+# the comparison. The row's name (step, model, tier, feature) and its cost always stay.
+_DROP_ORDER = [
+    "cache write", "cache read", "input", "output", "read %", "calls", "saved %",
+    "status", "model", "tier", "#", "saved", "baseline",
+]  # fmt: skip
+
+
+def _summary(names: list[str], plural: str) -> str:
+    """The total row's tier or model cell: the one name, or how many (the rows above name
+    them; a list there would make the total row the widest of the table)."""
+    if len(names) > 1:
+        return f"{len(names)} {plural}"
+    return names[0] if names else "-"
 
 
 def table_view(report: CostReport) -> TableView:
     """Cells for a terminal, plain-text or Markdown table, with the total as footer."""
     total = report.total
-    tiers = ", ".join(_tiers(total.tiers)) or "-"
-    models = ", ".join(sorted(total.models)) or "-"
+    tiers = _summary(_tiers(total.tiers), "tiers")
+    models = _summary(sorted(total.models), "models")
     if report.group_by == "feature":
         headers = ["feature", "status", "calls", *_MONEY_HEADERS]
         rows = [
@@ -276,4 +292,8 @@ def table_view(report: CostReport) -> TableView:
         scope = f"feature '{report.feature.slug}'" if report.feature else "all features"
         title = f"Cost of {scope} by {report.group_by}"
     right = {i for i, h in enumerate(headers) if h in (*_TOKEN_HEADERS, *_MONEY_HEADERS, "#")}
-    return TableView(title, headers, rows, footer, right, notes(report))
+    # The row's own name is never dropped: it is the first column after any "#".
+    name = headers[1] if headers[0] == "#" else headers[0]
+    drop = [h for h in _DROP_ORDER if h in headers and h != name]
+    wrap = [h for h in ("model", "tier") if h in headers and h != name]
+    return TableView(title, headers, rows, footer, right, notes(report), drop, wrap)

@@ -77,17 +77,6 @@ def setup(base: Path, env: dict[str, str], framework: str) -> Path:
     return repo
 
 
-def write_fast_entry(base: Path) -> Path:
-    script = base / "devloop-fast"
-    script.write_text(
-        "import sys\n"
-        "from devloop.cli.fast import fast_main\n"
-        "code = fast_main(['check', 'staged'])\n"
-        "sys.exit(code)\n"
-    )
-    return script
-
-
 def time_once(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -133,9 +122,6 @@ def main() -> None:
             "pre-commit framework": [framework, "run"],
             "git hook run: devloop": ["git", "hook", "run", "pre-commit"],
             "git hook run: framework": ["git", "-c", framework_hooks, "hook", "run", "pre-commit"],
-            # What a console-script entry that tries cli.fast.fast_main before the click CLI
-            # would cost (a proposal: the entry point is not devloop.hooks' to change).
-            "click-free entry": [sys.executable, str(write_fast_entry(base))],
         }
         for _ in range(3):  # warm the bytecode cache and pre-commit's own store
             for cmd in sides.values():
@@ -158,8 +144,6 @@ def main() -> None:
     print(f"  ratio devloop hook / pre-commit run: {ratio:.2f} ({verdict} the <= 0.50 target)")
     both = medians["git hook run: devloop"] / medians["git hook run: framework"]
     print(f"  ratio through `git hook run`:        {both:.2f}")
-    fast = medians["click-free entry"] / medians["pre-commit framework"]
-    print(f"  ratio with a click-free entry:       {fast:.2f}")
     print(f"  heavy imports on the hook path: {', '.join(heavy) or 'none'}")
 
 
