@@ -99,9 +99,9 @@ def tool_bin(tmp_path: Path, *fakes: str) -> Path:
     return bin_dir
 
 
-def commit_py(repo: Path, path_env: str) -> subprocess.CompletedProcess[str]:
+def commit_py(repo: Path, path_env: str, **extra: str) -> subprocess.CompletedProcess[str]:
     (repo / "app.py").write_text("VALUE = 1\n")
-    env = dict(os.environ, PATH=path_env)
+    env = dict(os.environ, PATH=path_env, **extra)
     subprocess.run(["git", "add", "-A"], cwd=repo, env=env, check=True)
     return subprocess.run(
         ["git", "commit", "-m", "feat: add the app"],
@@ -132,9 +132,9 @@ def test_init_on_a_path_without_ruff_or_pytest(git_repo, run_devloop, tmp_path):
     ) in lines
 
     # The hooks are installed; a Python commit is not blocked by a tool that is not there.
-    done = commit_py(git_repo, str(bin_dir))
+    done = commit_py(git_repo, str(bin_dir), GIT_TRACE="1")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "devloop check staged" in done.stderr  # the hook ran, and passed
+    assert ".git/hooks/pre-commit" in done.stderr  # git ran the hook (GIT_TRACE), and it passed
     assert "not found" not in done.stdout + done.stderr
     assert (
         "app.py"
