@@ -37,6 +37,9 @@ class Ecosystem:
     name: str
     title: str  # what init and the README call it
     manifests: tuple[str, ...]  # glob patterns at the root; any match means the project is one
+    # Weaker signs, counted only when no ecosystem's manifest is at the root: a Go repository
+    # with a helper script gen.py is not a Python project.
+    loose_files: tuple[str, ...] = ()
     ignored: tuple[str, ...] = ()  # its build and test by-products, for .gitignore
     # Nested manifests it reaches from the root (a workspace), so they are not reported.
     reaches_nested: Callable[[Project], bool] = lambda project: False
@@ -124,7 +127,8 @@ ECOSYSTEMS = (
     Ecosystem(
         "python",
         "Python",
-        ("pyproject.toml", "setup.py", "setup.cfg", "*.py"),
+        ("pyproject.toml", "setup.py", "setup.cfg"),
+        loose_files=("*.py",),
         ignored=PYTHON_BYPRODUCTS,
         reaches_nested=lambda p: p.python_workspace,
     ),
@@ -315,16 +319,22 @@ def facts(project: Project) -> dict[str, str]:
 
 
 def found_at(root: Path) -> list[tuple[Ecosystem, str]]:
-    """The ecosystems whose manifests are at `root`, in ECOSYSTEMS order, each with the
-    first manifest that showed it."""
-    found = []
-    for ecosystem in ECOSYSTEMS:
-        for pattern in ecosystem.manifests:
-            match = next((m for m in sorted(root.glob(pattern)) if m.is_file()), None)
-            if match is not None:
-                found.append((ecosystem, match.name))
-                break
-    return found
+    """The ecosystems whose manifests are at `root` (else those whose loose files are), in
+    ECOSYSTEMS order, each with the first file that showed it."""
+    by_manifest = [(e, _first(root, e.manifests)) for e in ECOSYSTEMS]
+    found = [(e, name) for e, name in by_manifest if name]
+    if found:
+        return found
+    by_loose_files = [(e, _first(root, e.loose_files)) for e in ECOSYSTEMS]
+    return [(e, name) for e, name in by_loose_files if name]
+
+
+def _first(root: Path, patterns: tuple[str, ...]) -> str:
+    for pattern in patterns:
+        match = next((m for m in sorted(root.glob(pattern)) if m.is_file()), None)
+        if match is not None:
+            return match.name
+    return ""
 
 
 def detect(root: Path, path: str | None = None, *, look_below: bool = True) -> Detection:
@@ -462,6 +472,9 @@ def reference_markdown() -> str:
     ]
     for ecosystem in ECOSYSTEMS:
         manifests = ", ".join(f"`{m}`" for m in ecosystem.manifests)
+        if ecosystem.loose_files:
+            loose = ", ".join(f"`{m}`" for m in ecosystem.loose_files)
+            manifests += f" (or {loose}, when no manifest of any ecosystem is)"
         first = f"{ecosystem.title}: {manifests}"
         for candidate in (c for c in CANDIDATES if c.ecosystem == ecosystem.name):
             programs = ", ".join(f"`{_generic(p)}`" for p in candidate.programs)

@@ -189,6 +189,18 @@ def test_go_test_and_vet(git_repo, init):
     assert "  left out lint, test: `go` is not on PATH" in lines
 
 
+def test_a_helper_script_does_not_make_a_go_repository_a_python_project(git_repo, init):
+    write(git_repo, {"go.mod": "module example.com/calc\n", "gen.py": "print('generated')\n"})
+    commands, lines, _ = init("go", "ruff", "pytest")
+    assert written(commands) == {"lint": "go vet ./...", "test": "go test ./..."}
+    assert "  found: Go (go.mod)" in lines
+
+    (git_repo / "go.mod").unlink()
+    commands, lines, _ = init("go", "ruff", "pytest")
+    assert written(commands) == {"lint": "ruff check .", "test": "pytest -q"}
+    assert "  found: Python (gen.py)" in lines
+
+
 def test_go_golangci_lint_only_when_configured_and_installed(git_repo, init):
     write(git_repo, {"go.mod": "module example.com/calc\n"})
     commands, lines, _ = init("go", "golangci-lint")
@@ -251,6 +263,9 @@ def test_gradle_wrapper_else_gradle(git_repo, init):
     commands, lines, _ = init("gradle")
     assert written(commands) == {"test": "gradle test"}
     assert any(line.startswith("  Java/Kotlin (Gradle): Gradle downloads") for line in lines)
+    commands, lines, _ = init()
+    assert written(commands) == {}
+    assert "  left out test: `gradle` is not on PATH" in lines
 
     gradlew = git_repo / "gradlew"
     gradlew.write_text("#!/bin/sh\nexit 0\n")
@@ -323,7 +338,10 @@ def test_make_test_or_check_only_when_the_makefile_has_it(git_repo, init, makefi
     write(git_repo, {"Makefile": makefile})
     commands, lines, _ = init("make")
     assert commands["test"] == expected
-    if not expected:
+    if expected:
+        _, lines, _ = init()
+        assert "  left out test: `make` is not on PATH" in lines
+    else:
         assert (
             "  left out test (make test): not configured: it needs a test or check target in the "
             "Makefile (`make check` when it has only that)"
@@ -359,6 +377,9 @@ def test_ruby_rake_test_when_the_rakefile_defines_it(git_repo, init, rakefile):
     (git_repo / "Gemfile").unlink()
     commands, _, _ = init("rake")
     assert commands["test"] == "rake test"
+    commands, lines, _ = init("bundle")
+    assert commands["test"] == ""
+    assert "  left out test: `rake` is not on PATH" in lines
 
 
 def test_ruby_rakefile_without_a_test_task(git_repo, init):
