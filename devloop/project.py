@@ -1,138 +1,55 @@
-"""`devloop init`: write a repository's devloop.toml, ROUTING.md and .gitignore entries."""
+"""`devloop init`: write a repository's devloop.toml, ROUTING.md and .gitignore entries,
+with the commands of the ecosystems it finds (the table: ecosystems.py), saying what it
+found, what it left out and why.
+
+May import: config, ecosystems, errors, money (and routing, to render ROUTING.md).
+"""
 
 from __future__ import annotations
 
-import json
-import shutil
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from devloop import config as config_mod
+from devloop import ecosystems as eco
 from devloop.errors import UsageError
+from devloop.manifests import NESTED_MAX_DIRS
 from devloop.money import usd
 from devloop.state import check_writable
 
 IGNORE_LINE = ".devloop/"
-# What each ecosystem's builds and test runs leave in the tree: ignored so no commit takes
-# them (devloop's own commit never stages them either; runfiles.py).
-PYTHON_BYPRODUCTS = ("__pycache__/", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/")
-BYPRODUCTS = {
-    "package.json": ("node_modules/",),
-    "Cargo.toml": ("target/",),
-    "pom.xml": ("target/",),
-    "build.gradle": (".gradle/", "build/"),
-    "build.gradle.kts": (".gradle/", "build/"),
-}
-
+NESTED_SHOWN = 10  # nested projects named one by one; the rest are counted
 
 # What `init` writes: a modest ceiling per feature (a run stops before a call that could
 # cross it; the demo's whole feature costs about $0.35), changed in devloop.toml or per run.
 INIT_FEATURE_USD = Decimal(10)
 
 
-@dataclass(frozen=True)
-class Ecosystem:
-    name: str
-    manifests: tuple[str, ...]  # glob patterns at the root; any match means the project is one
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A [commands] entry `init` may write for a project of `ecosystem`: only when
-    `executable` resolves on PATH (and, for package.json, when it defines `script`)."""
-
-    ecosystem: str
-    key: str  # the [commands] key
-    command: str
-    executable: str
-    script: str = ""
-
-
-# To detect another ecosystem, add it here and its commands below (first match per key wins).
-ECOSYSTEMS = (
-    Ecosystem("python", ("pyproject.toml", "setup.py", "setup.cfg", "*.py")),
-    Ecosystem("node", ("package.json",)),
-)
-CANDIDATES = (
-    Candidate("python", "lint", "ruff check .", "ruff"),
-    Candidate("python", "format", "ruff format --check .", "ruff"),
-    Candidate("python", "format_fix", "ruff format .", "ruff"),
-    Candidate("python", "test", "pytest -q", "pytest"),
-    Candidate("node", "lint", "npm run lint", "npm", script="lint"),
-    Candidate("node", "test", "npm test", "npm", script="test"),
-)
-
-
-def ecosystems(root: Path) -> list[str]:
-    """The ecosystems whose manifests are at `root`, in ECOSYSTEMS order."""
-    return [e.name for e in ECOSYSTEMS if any(any(root.glob(m)) for m in e.manifests)]
-
-
-def ignore_lines(root: Path) -> list[str]:
+def ignore_lines(detection: eco.Detection) -> list[str]:
     """The .gitignore lines `init` makes sure of: .devloop/ and the by-products of the
-    ecosystems found at `root`."""
-    lines = [IGNORE_LINE]
-    if "python" in ecosystems(root):
-        lines += PYTHON_BYPRODUCTS
-    for marker, ignored in BYPRODUCTS.items():
-        if (root / marker).is_file():
-            lines += [line for line in ignored if line not in lines]
-    return lines
+    ecosystems found (their builds and test runs leave them in the tree; devloop's own
+    commit never stages them either: runfiles.py)."""
+    return [IGNORE_LINE, *(line for line in detection.ignore_lines() if line != IGNORE_LINE)]
 
 
-@dataclass
-class Detected:
-    commands: config_mod.CommandsConfig
-    left_out: list[Candidate]  # they apply, but their program is not on PATH
-
-
-def detect_commands(root: Path, path: str | None = None) -> Detected:
-    """Lint, format and test commands for the project at `root` whose programs resolve on
-    `path` (default: PATH); the ones that would apply but do not resolve are left out."""
-    commands = config_mod.CommandsConfig()
-    found = ecosystems(root)
-    scripts = _npm_scripts(root) if "node" in found else {}
-    missing: list[Candidate] = []
-    for candidate in CANDIDATES:
-        if candidate.ecosystem not in found or getattr(commands, candidate.key):
-            continue
-        if candidate.script and candidate.script not in scripts:
-            continue
-        if shutil.which(candidate.executable, path=path) is None:
-            missing.append(candidate)
-            continue
-        setattr(commands, candidate.key, candidate.command)
-    return Detected(commands, [c for c in missing if not getattr(commands, c.key)])
-
-
-def _npm_scripts(root: Path) -> dict:
-    try:
-        scripts = json.loads((root / "package.json").read_text(encoding="utf-8")).get("scripts")
-    except (ValueError, OSError, AttributeError):
-        return {}
-    return scripts if isinstance(scripts, dict) else {}
-
-
-def _describe(cfg: config_mod.Config, detected: Detected) -> list[str]:
-    """What init says about the commands and the ceiling it wrote."""
+def describe(cfg: config_mod.Config, detection: eco.Detection) -> list[str]:
+    """What init says about what it found, the commands it wrote and left out, the projects
+    below the root it did not cover, and the ceiling it wrote."""
     lines = []
+    if detection.found:
+        found = ", ".join(f"{e.title} ({manifest})" for e, manifest in detection.found)
+        lines.append(f"  found: {found}")
+    else:
+        lines.append(
+            "  found: no manifest of an ecosystem devloop knows at the root (the README lists them)"
+        )
     chosen = [f"{k} = {v!r}" for k, v in vars(cfg.commands).items() if isinstance(v, str) and v]
     if chosen:
         lines.append("  detected commands: " + ", ".join(chosen))
-    by_program: dict[str, list[Candidate]] = {}
-    for candidate in detected.left_out:
-        by_program.setdefault(candidate.executable, []).append(candidate)
-    for program, left in by_program.items():
-        keys = ", ".join(c.key for c in left)
-        lines.append(f"  left out {keys}: `{program}` is not on PATH")
-    if by_program:
-        example = detected.left_out[0]
-        lines.append(
-            "  to add one: install the tool, then set it under [commands] in "
-            f'{config_mod.CONFIG_FILE}, e.g. {example.key} = "{example.command}"'
-        )
-    elif not chosen:
+    lines += _left_out(detection)
+    lines += [f"  {e.title}: {note}" for e, note in detection.notes()]
+    lines += _not_covered(cfg, detection)
+    if not chosen and not detection.left_out:
         lines.append(
             f"  no lint/test commands detected; set them under [commands] in "
             f"{config_mod.CONFIG_FILE}"
@@ -143,6 +60,80 @@ def _describe(cfg: config_mod.Config, detected: Detected) -> list[str]:
         f"that could take its spend past {usd(ceiling, 2)}; change it there, or per run with "
         "--budget"
     )
+    return lines
+
+
+def _left_out(detection: eco.Detection) -> list[str]:
+    """Not on PATH, grouped by program; on PATH but not configured, grouped by what it
+    needs; then how to add one."""
+    by_program: dict[str, list[eco.LeftOut]] = {}
+    by_need: dict[str, list[eco.LeftOut]] = {}
+    lines = []
+    for item in detection.left_out:
+        key = eco.key_label(item.candidate.key)
+        if item.shadowed:
+            setting = eco.config_key(item.candidate.key)
+            both = f"{getattr(detection.commands, setting)} && {item.command}"
+            lines.append(
+                f"  left out {key} {item.command!r}: {key} is {item.instead!r} ({item.shadowed}) "
+                f'already; to run both, chain them: {setting} = "{both}"'
+            )
+        elif item.instead:
+            lines.append(
+                f"  left out {key} {item.command!r}: {eco.unresolved(item.missing)}; "
+                f"wrote {item.instead!r} in its place"
+            )
+        elif item.missing:
+            by_program.setdefault(item.missing, []).append(item)
+        else:
+            by_need.setdefault(item.candidate.when.needs, []).append(item)
+    for program, items in by_program.items():
+        keys = ", ".join(dict.fromkeys(eco.key_label(i.candidate.key) for i in items))
+        lines.append(f"  left out {keys}: {eco.unresolved(program)}")
+    for needs, items in by_need.items():
+        keys = ", ".join(dict.fromkeys(eco.key_label(i.candidate.key) for i in items))
+        lines.append(f"  left out {keys} ({items[0].command}): not configured: it needs {needs}")
+    if by_program:
+        example = next(iter(by_program.values()))[0]
+        lines.append(
+            "  to add one: install the tool, then set it under [commands] in "
+            f"{config_mod.CONFIG_FILE}, e.g. {eco.config_key(example.candidate.key)} = "
+            f'"{example.command}"'
+        )
+    return lines
+
+
+def _not_covered(cfg: config_mod.Config, detection: eco.Detection) -> list[str]:
+    lines = []
+    if detection.nested:
+        lines.append(
+            "  not covered: projects below the root, which [commands] (run at the root) do "
+            "not reach:"
+        )
+        for item in detection.nested[:NESTED_SHOWN]:
+            test = f'test would be "{item.test}"' if item.test else f"no test: {item.why_none}"
+            lines.append(f"    {item.directory} ({item.ecosystem.title}): {test}")
+        if len(detection.nested) > NESTED_SHOWN:
+            lines.append(f"    ... and {len(detection.nested) - NESTED_SHOWN} more")
+        example = next((n for n in detection.nested if n.test), None)
+        if example is not None:
+            part = f"(cd {example.directory.rstrip('/')} && {example.test})"
+            whole = f"{cfg.commands.test} && {part}" if cfg.commands.test else part
+            lines.append(
+                f'  to include one, chain it into [commands] by hand, e.g. test = "{whole}"'
+            )
+    if detection.nested_reached:
+        reached = ", ".join(detection.nested_reached[:NESTED_SHOWN])
+        more = len(detection.nested_reached) - NESTED_SHOWN
+        lines.append(
+            f"  reached through the root's workspace: {reached}"
+            + (f" and {more} more" if more > 0 else "")
+        )
+    if detection.nested_stopped:
+        lines.append(
+            "  (the search for projects below the root stopped after "
+            f"{NESTED_MAX_DIRS:,} directories)"
+        )
     return lines
 
 
@@ -180,11 +171,12 @@ def init_repo(start: Path, *, force: bool = False) -> list[str]:
 
     check_writable(root, "the repository root")  # refuse before the first file is written
     cfg = config_mod.Config()
-    detected = detect_commands(root)
-    cfg.commands = detected.commands
+    detection = eco.detect(root)
+    cfg.commands = detection.commands
+    cfg.sandbox.read = detection.sandbox_read()
     cfg.budget.feature_usd = INIT_FEATURE_USD
     config_path.write_text(tomli_w.dumps(config_mod.to_dict(cfg)), encoding="utf-8")
-    done = [f"wrote {config_path}", *_describe(cfg, detected)]
+    done = [f"wrote {config_path}", *describe(cfg, detection)]
 
     cfg = config_mod.load(root)  # render from what was written, exactly as later runs will
     routing_path.write_text(routing.render_markdown(cfg), encoding="utf-8")
@@ -193,7 +185,7 @@ def init_repo(start: Path, *, force: bool = False) -> list[str]:
     gitignore = root / ".gitignore"
     existing = gitignore.read_text(encoding="utf-8") if gitignore.is_file() else ""
     present = {line.strip() for line in existing.splitlines()}
-    missing = [line for line in ignore_lines(root) if line not in present]
+    missing = [line for line in ignore_lines(detection) if line not in present]
     if missing:
         prefix = "" if not existing or existing.endswith("\n") else "\n"
         gitignore.write_text(existing + prefix + "\n".join(missing) + "\n", encoding="utf-8")

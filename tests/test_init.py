@@ -12,9 +12,11 @@ from pathlib import Path
 
 from devloop import config as config_mod
 
+RUFF_CONFIGURED = '[project]\nname = "sample"\n\n[tool.ruff]\nline-length = 100\n'
+
 
 def test_init_python_project(git_repo, run_devloop, tmp_path):
-    (git_repo / "pyproject.toml").write_text('[project]\nname = "sample"\n')
+    (git_repo / "pyproject.toml").write_text(RUFF_CONFIGURED)
     (git_repo / ".gitignore").write_text("*.pyc")  # no trailing newline: must not be glued
     path = f"{tool_bin(tmp_path, 'ruff', 'pytest')}{os.pathsep}{os.environ['PATH']}"
     proc = run_devloop(git_repo, "init", env={"PATH": path})
@@ -113,7 +115,7 @@ def commit_py(repo: Path, path_env: str, **extra: str) -> subprocess.CompletedPr
 
 
 def test_init_on_a_path_without_ruff_or_pytest(git_repo, run_devloop, tmp_path):
-    (git_repo / "pyproject.toml").write_text('[project]\nname = "sample"\n')
+    (git_repo / "pyproject.toml").write_text(RUFF_CONFIGURED)
     bin_dir = tool_bin(tmp_path)
     assert shutil.which("ruff", path=str(bin_dir)) is None
     proc = run_devloop(git_repo, "init", "--hooks", env={"PATH": str(bin_dir)})
@@ -145,7 +147,7 @@ def test_init_on_a_path_without_ruff_or_pytest(git_repo, run_devloop, tmp_path):
 
 
 def test_init_writes_the_commands_whose_programs_are_on_path(git_repo, run_devloop, tmp_path):
-    (git_repo / "pyproject.toml").write_text('[project]\nname = "sample"\n')
+    (git_repo / "pyproject.toml").write_text(RUFF_CONFIGURED)
     bin_dir = tool_bin(tmp_path, "ruff", "pytest")
     proc = run_devloop(git_repo, "init", "--hooks", env={"PATH": str(bin_dir)})
     assert proc.returncode == 0, proc.stderr
