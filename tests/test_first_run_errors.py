@@ -415,6 +415,11 @@ def test_the_demos_ctrl_c_hint_says_what_works(tmp_path):
     assert "devloop resume" not in err and "devloop resume" not in out
     assert "It cannot be resumed" in err and "run `devloop demo` again" in err
     assert str(target) in err
+    status = subprocess.run(
+        [*DEVLOOP, "-C", str(target), "status", "--json"], capture_output=True, text=True
+    )
+    assert "devloop resume" not in status.stdout  # the saved state says the same
+    assert "It cannot be resumed" in status.stdout
 
 
 def test_check_staged_with_a_read_only_git_dir_is_a_message_and_changes_nothing(repo):

@@ -232,14 +232,23 @@ class DemoRun:
             except Interrupted:
                 # The engine's hint, `devloop resume`, cannot work here: the scripted
                 # replies stopped with this process, and a real key would pay real models.
-                raise Interrupted(
+                message = (
                     f"interrupted; the demo stops here. It cannot be resumed (its scripted "
                     f"replies stopped with it): run `devloop demo` again to start over. "
                     f"What it did so far is in {self.repo.root}."
-                ) from None
+                )
+                self._restate(message)  # so `devloop status` there says the same
+                raise Interrupted(message) from None
             finally:
                 self.unused = server.unused()
                 self.requests = len(server.message_requests())
+
+    def _restate(self, message: str) -> None:
+        root = self.repo.root
+        for slug in state.list_slugs(root):
+            feature = state.load(root, slug)
+            feature.message = message
+            state.save(root, feature)
 
 
 # ------------------------------------------------------------------ reporting
