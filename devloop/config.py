@@ -93,6 +93,20 @@ class BudgetConfig:
     feature_usd: Decimal | None = None
     step_usd: Decimal | None = None
     steps: dict[str, Decimal] = field(default_factory=dict)  # step -> ceiling override
+    # A team's ceilings, shared by every devloop writing to the same ledger with this team:
+    # per UTC day and per UTC month, kept in the same transaction as the feature's.
+    team: str = ""
+    daily_usd: Decimal | None = None
+    monthly_usd: Decimal | None = None
+
+
+@dataclass
+class LedgerConfig:
+    """Where the cost ledger lives: "" is `.devloop/ledger.db` (SQLite); a postgresql:// URL
+    is a ledger shared by a team (DEVLOOP_LEDGER_URL overrides it)."""
+
+    url: str = ""
+    repository: str = ""  # the name rows record for this repository ("": its directory's)
 
 
 @dataclass
@@ -160,6 +174,7 @@ class Config:
     effort: dict[str, str] = field(default_factory=dict)  # step -> effort level
     commands: CommandsConfig = field(default_factory=CommandsConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    ledger: LedgerConfig = field(default_factory=LedgerConfig)
     git: GitConfig = field(default_factory=GitConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
     tools: ToolsConfig = field(default_factory=ToolsConfig)
@@ -422,10 +437,22 @@ def _validate(cfg: Config, where: str, prefix: str) -> None:
         if usd <= 0:
             raise ConfigError(f"{where}: '{path}' must be a positive amount of USD.")
     cfg.budget.steps = ceilings
-    for name in ("feature_usd", "step_usd"):
+    for name in ("feature_usd", "step_usd", "daily_usd", "monthly_usd"):
         usd = getattr(cfg.budget, name)
         if usd is not None and usd <= 0:
             raise ConfigError(f"{where}: '{prefix}budget.{name}' must be a positive amount of USD.")
+    cfg.budget.team = cfg.budget.team.strip()
+    if not cfg.budget.team and (cfg.budget.daily_usd or cfg.budget.monthly_usd):
+        raise ConfigError(
+            f"{where}: '{prefix}budget.daily_usd' and 'monthly_usd' are a team's ceilings: name "
+            f'the team they belong to, e.g. team = "platform" under [budget].'
+        )
+    url = cfg.ledger.url.strip()
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"{where}: '{prefix}ledger.url' = {url!r} is not a PostgreSQL URL. Use "
+            '"postgresql://USER@HOST/DATABASE", or leave it out for the ledger in .devloop/.'
+        )
 
     for name in MODEL_TIERS:
         if not getattr(cfg.models, name).strip():

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 # The e2e harness of `devloop feature` (fixtures repo, sim, devloop, agent): loop_harness.py;
-# the model door's (fixture harness): door_harness.py.
-pytest_plugins = ["loop_harness", "door_harness"]
+# the model door's (fixture harness): door_harness.py; a throwaway PostgreSQL: pg_harness.py.
+pytest_plugins = ["loop_harness", "door_harness", "pg_harness"]
 
 
 @pytest.fixture(autouse=True)

@@ -51,6 +51,45 @@ class Feature:
     tag: str | None
     created_at: str
     updated_at: str
+    repository: str | None = None  # the repository that started it (shared ledgers)
+
+
+USER_ENV = "DEVLOOP_USER"  # who to record, when the login name is not it (a CI runner)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who and where the rows of one open ledger are written: recorded on every call,
+    step run and reservation (`ORIGIN_FIELDS`). Empty means unknown (stored as NULL)."""
+
+    user_name: str = ""
+    host: str = ""
+    repository: str = ""
+    branch: str = ""
+    team: str = ""  # [budget] team: whose shared daily/monthly ceilings the calls count to
+
+    @classmethod
+    def here(cls, repository: str = "", branch: str = "", team: str = "") -> Origin:
+        """This process's user ($DEVLOOP_USER, else the login name) and host."""
+        import os
+        import socket
+
+        user = os.environ.get(USER_ENV, "").strip()
+        if not user:
+            import getpass
+
+            try:
+                user = getpass.getuser()
+            except (KeyError, OSError):  # a uid with no passwd entry (some containers)
+                user = f"uid {os.getuid()}"
+        return cls(user, socket.gethostname(), repository, branch, team)
+
+    def values(self) -> tuple[str | None, ...]:
+        """In the order of ORIGIN_FIELDS, "" as None."""
+        return tuple(
+            value or None
+            for value in (self.user_name, self.host, self.repository, self.branch, self.team)
+        )
 
 
 @dataclass(frozen=True)
