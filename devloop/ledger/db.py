@@ -140,13 +140,7 @@ class Ledger(Queries, Reservations):
     def _write(self, fn: Callable[[Any], T]) -> T:
         """Run fn(conn) in one write transaction; database errors become LedgerError."""
         with self._lock:
-            conn = self.connection
-            try:
-                self._engine.begin(conn)
-            except Exception as exc:
-                if self._engine.is_error(exc):
-                    raise self._engine.error(exc) from None
-                raise
+            conn = self._begun()
             try:
                 result = fn(conn)
                 conn.execute("COMMIT")
@@ -157,18 +151,39 @@ class Ledger(Queries, Reservations):
                     raise self._engine.error(exc) from None
                 raise
 
+    def _begun(self) -> Any:
+        """The connection, in a new write transaction. A connection the server dropped
+        while idle (a restart, a network blip) is reopened once: nothing was written on
+        it yet."""
+        for attempt in (1, 2):
+            conn = self.connection
+            try:
+                self._engine.begin(conn)
+                return conn
+            except Exception as exc:
+                if not self._engine.is_error(exc):
+                    raise
+                if attempt == 2 or self._engine.usable(conn):
+                    raise self._engine.error(exc) from None
+        raise AssertionError("unreachable")
+
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self._using(lambda conn: conn.execute(sql, params).fetchall())
 
     def _using(self, fn: Callable[[Any], T]) -> T:
         """fn(conn) outside a write transaction; database errors become LedgerError."""
         with self._lock:
-            try:
-                return fn(self.connection)
-            except Exception as exc:
-                if self._engine.is_error(exc):
-                    raise self._engine.error(exc) from None
-                raise
+            for attempt in (1, 2):
+                conn = self.connection
+                try:
+                    return fn(conn)
+                except Exception as exc:
+                    if not self._engine.is_error(exc):
+                        raise
+                    # A read is safe to repeat on a reopened connection, once.
+                    if attempt == 2 or self._engine.usable(conn):
+                        raise self._engine.error(exc) from None
+            raise AssertionError("unreachable")
 
     def _lock_scopes(self, conn: Any, keys: Sequence[str]) -> None:
         """Serialise this transaction with every other one that locks one of `keys`."""

@@ -77,11 +77,12 @@ class Reservations:
             raise ValueError("a team ceiling needs the origin's team ([budget] team)")
 
         def write(conn: Any) -> Reservation:
+            # Whoever counts against the same ceilings waits here (postgres.py: advisory
+            # locks; SQLite's write lock already serialises every writer). The time is read
+            # after the wait, so reservations' stamps are in the order they were granted.
+            self._lock_scopes(conn, [f"feature:{feature}", *([f"team:{team}"] if team else [])])
             moment = datetime.now(UTC)
             now = stamp(moment)
-            # Whoever counts against the same ceilings waits here (postgres.py: advisory
-            # locks; SQLite's write lock already serialises every writer).
-            self._lock_scopes(conn, [f"feature:{feature}", *([f"team:{team}"] if team else [])])
             self._touch_feature(conn, feature, now)
             for scope, ceiling in limits.items():
                 held = committed_total(conn, _scope(scope, feature, step_key, team, moment))
