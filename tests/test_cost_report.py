@@ -77,8 +77,17 @@ def _usage(tokens: tuple[int, int, int, int]) -> dict:
     }
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_backend(request, monkeypatch) -> str:
+    """Every report test runs on both back ends: the file under .devloop/, and a shared
+    PostgreSQL ledger (pg_harness) named by DEVLOOP_LEDGER_URL."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("DEVLOOP_LEDGER_URL", request.getfixturevalue("pg_url"))
+    return request.param
+
+
 @pytest.fixture
-def cost_repo(git_repo: Path) -> Path:
+def cost_repo(git_repo: Path, ledger_backend: str) -> Path:
     """LEDGER_ROWS in a real ledger; `search` is older, `login` the most recently active.
 
     Hand totals for login: cost 0.072 (the mystery call is unpriced), baseline 0.120
