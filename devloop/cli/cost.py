@@ -22,9 +22,21 @@ if TYPE_CHECKING:
 @click.option("--all", "all_features", is_flag=True, help="Summarise every feature.")
 @click.option(
     "--by",
-    type=click.Choice(["step", "model", "tier"]),
+    type=click.Choice(["step", "model", "tier", "user", "repo", "host", "day"]),
     default=None,
-    help="Group by step (default for one feature), model or tier. With --all: across features.",
+    help="Group by step (default for one feature), model, tier, or who and where: user, "
+    "repo, host, day (UTC). With --all: across features (a shared ledger: the whole team).",
+)
+@click.option(
+    "--since",
+    metavar="WHEN",
+    help="Only calls answered at or after WHEN: a date (2026-03-01) or a time (UTC unless "
+    "it says).",
+)
+@click.option(
+    "--until",
+    metavar="WHEN",
+    help="Only calls answered before WHEN; a date includes that whole day.",
 )
 @click.option(
     "--format",
@@ -58,6 +70,8 @@ def cost(
     slug: str | None,
     all_features: bool,
     by: str | None,
+    since: str | None,
+    until: str | None,
     fmt: str,
     baseline: str,
     unsettled: bool,
@@ -86,7 +100,15 @@ def cost(
     if unsettled or settle_id is not None or settle_call is not None:
         _settle(root, settle_id, settle_call, usd)
         return
-    rep = report_mod.build_for_repo(root, slug, all_features=all_features, by=by, baseline=baseline)
+    rep = report_mod.build_for_repo(
+        root,
+        slug,
+        all_features=all_features,
+        by=by,
+        baseline=baseline,
+        since=since,
+        until=until,
+    )
     if fmt == "json":
         import json
 

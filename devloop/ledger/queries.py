@@ -49,6 +49,37 @@ _BASELINE_UNPRICED = _count("cost_pico IS NOT NULL AND baseline_pico IS NULL")
 _SAME_USAGE_UNPRICED = _count("cost_pico IS NOT NULL AND same_usage_baseline_pico IS NULL")
 
 
+# What a team report can group by, as SQL over a row's who/where columns ("" for unknown);
+# "day" is the UTC date of the call's answer (of the step run's start).
+DIMENSIONS: dict[str, str] = {
+    "user": "COALESCE(user_name, '')",
+    "repo": "COALESCE(repository, '')",
+    "host": "COALESCE(host, '')",
+    "day": "substr({time}, 1, 10)",
+}
+
+
+def _dimension(name: str, time_column: str) -> str:
+    return DIMENSIONS[name].format(time=time_column)
+
+
+def _filters(
+    feature: str | None, since: str | None, until: str | None, time_column: str
+) -> tuple[str, tuple]:
+    """A WHERE clause: one feature, and a window [since, until) of `time_column`."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for clause, value in (
+        ("feature = ?", feature),
+        (f"{time_column} >= ?", since),
+        (f"{time_column} < ?", until),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+
+
 class Queries:
     """Read queries over the features, step runs, calls and reservations tables."""
 
@@ -125,15 +156,30 @@ class Queries:
         """Known spend (unpriced calls excluded; see `spend` for their count)."""
         return self.spend(feature, step_key).cost_usd
 
-    def call_groups(self, feature: str | None = None) -> list[CallGroup]:
-        """Calls aggregated in SQL by feature, step, tier, model and baseline model.
+    def call_groups(
+        self,
+        feature: str | None = None,
+        *,
+        dimension: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[CallGroup]:
+        """Calls aggregated in SQL by feature, step, tier, model and baseline model; or,
+        with a `dimension` (DIMENSIONS: user, repo, host, day), by it, tier, model and
+        baseline model (feature and step come back ""). `since`/`until`: stamps, the calls
+        answered in [since, until).
 
         Grouped on the raw columns (the order of `calls_report`), so one model can come back
         in two groups (served vs requested only); callers add groups with the same key.
         """
-        where, params = ("WHERE feature = ?", (feature,)) if feature is not None else ("", ())
+        where, params = _filters(feature, since, until, "created_at")
+        if dimension is None:
+            lead, group, tail = "feature, step_key,", "feature, step_key,", "''"
+        else:
+            expr = _dimension(dimension, "created_at")
+            lead, group, tail = "'', '',", f"{expr},", expr
         rows = self._read(
-            "SELECT feature, step_key, tier, COALESCE(served_model, requested_model),"
+            f"SELECT {lead} tier, COALESCE(served_model, requested_model),"
             " baseline_model, COUNT(*), COUNT(*) - COUNT(cost_pico),"
             f" {_BASELINE_UNPRICED},"
             " SUM(input_tokens), SUM(cache_creation_input_tokens),"
@@ -142,19 +188,33 @@ class Queries:
             " COALESCE(SUM(cost_pico), 0),"
             " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN baseline_pico END), 0),"
             " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN same_usage_baseline_pico END), 0),"
-            f" {_SAME_USAGE_UNPRICED}"
+            f" {_SAME_USAGE_UNPRICED}, {tail}"
             f" FROM calls {where}"
-            " GROUP BY feature, step_key, tier, served_model, requested_model, baseline_model",
+            f" GROUP BY {group} tier, served_model, requested_model, baseline_model",
             params,
         )
         return [CallGroup(*row) for row in rows]
 
-    def step_run_groups(self, feature: str | None = None) -> list[RunGroup]:
-        """Step runs aggregated by feature, step, worker, tier and model."""
-        where, params = ("WHERE feature = ?", (feature,)) if feature is not None else ("", ())
+    def step_run_groups(
+        self,
+        feature: str | None = None,
+        *,
+        dimension: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[RunGroup]:
+        """Step runs aggregated by feature, step, worker, tier and model; or by a
+        `dimension`, worker, tier and model (feature and step ""). `since`/`until`: the
+        runs started in [since, until)."""
+        where, params = _filters(feature, since, until, "started_at")
+        if dimension is None:
+            lead, group, tail = "feature, step_key,", "feature, step_key,", "''"
+        else:
+            expr = _dimension(dimension, "started_at")
+            lead, group, tail = "'', '',", f"{expr},", expr
         rows = self._read(
-            "SELECT feature, step_key, MIN(step_number), worker, COALESCE(tier, 'script'),"
-            f" model, COUNT(*) FROM step_runs {where} GROUP BY feature, step_key, worker,"
+            f"SELECT {lead} MIN(step_number), worker, COALESCE(tier, 'script'),"
+            f" model, COUNT(*), {tail} FROM step_runs {where} GROUP BY {group} worker,"
             " COALESCE(tier, 'script'), model",
             params,
         )

@@ -260,6 +260,7 @@ class CallGroup:
     baseline_pico: int  # over calls with a known cost and a known baseline
     same_usage_baseline_pico: int = 0  # the same, for the same-usage baseline
     same_usage_unpriced_calls: int = 0  # cost known, same-usage baseline NULL
+    dimension: str = ""  # the user, repo, host or day grouped by (queries.DIMENSIONS)
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,7 @@ class RunGroup:
     tier: str
     model: str | None
     runs: int
+    dimension: str = ""  # the user, repo, host or day grouped by (queries.DIMENSIONS)
 
 
 @dataclass(frozen=True)
