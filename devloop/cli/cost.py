@@ -168,20 +168,36 @@ def _settle(root: Path, reservation: int | None, call: int | None, paid: str | N
     default=None,
     help="Write to this file atomically (node_exporter's textfile collector) instead.",
 )
+@click.option(
+    "--serve",
+    "address",
+    metavar="HOST:PORT",
+    default=None,
+    help="Serve the counters at http://HOST:PORT/metrics for Prometheus to scrape, reading "
+    "the ledger at each scrape, until stopped (Ctrl-C, SIGTERM).",
+)
 @click.pass_context
-def metrics(ctx: click.Context, textfile: Path | None) -> None:
+def metrics(ctx: click.Context, textfile: Path | None, address: str | None) -> None:
     """The ledger as Prometheus counters (text exposition format).
 
-    Requests, tokens, cost, frontier baseline, failures by kind and escalations, by model
-    and step. Needs the optional extra: pip install 'devloop[metrics]'. Exit 1 when there
-    is no ledger yet, 2 when prometheus-client is missing.
+    Requests, tokens, cost, frontier baseline, failures by kind and escalations, by model,
+    tier, step, repository and team: pointed at a shared ledger (DEVLOOP_LEDGER_URL), one
+    scrape target covers the whole team. Needs the optional extra: pip install
+    'devloop[metrics]'. Exit 1 when there is no ledger yet, 2 when prometheus-client is
+    missing or HOST:PORT cannot be listened on, 4 when a shared ledger cannot be reached.
     """
     from devloop.config import find_root
     from devloop.ledger import Ledger
     from devloop.reports import metrics as metrics_mod
 
     metrics_mod.require_client()  # exit 2 naming the extra, before touching anything
+    if textfile is not None and address is not None:
+        raise UsageError("give --textfile or --serve, not both.")
+    listen = metrics_mod.parse_address(address) if address is not None else None
     with Ledger.open(find_root(ctx.obj["start"]), create=False) as ledger:
+        if listen is not None:
+            _serve(ledger, *listen)
+            return
         if textfile is None:
             click.echo(metrics_mod.exposition(ledger), nl=False)
             return
@@ -189,3 +205,23 @@ def metrics(ctx: click.Context, textfile: Path | None) -> None:
             textfile = ctx.obj["start"] / textfile
         metrics_mod.write_textfile(ledger, textfile)
     click.echo(f"wrote {textfile}", err=True)
+
+
+def _serve(ledger, host: str, port: int) -> None:
+    import threading
+
+    from devloop import interrupts
+    from devloop.reports import metrics as metrics_mod
+
+    server = metrics_mod.serve(ledger, host, port)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"serving metrics at http://{shown}:{port}/metrics (Ctrl-C stops)", err=True)
+    try:
+        with interrupts.raising(lambda signum: KeyboardInterrupt()):
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
+    click.echo("stopped serving metrics.", err=True)

@@ -255,15 +255,17 @@ class Queries:
         return {row[0]: RunCallStats(*row[1:]) for row in rows}
 
     def outcome_groups(self, feature: str | None = None) -> list[OutcomeGroup]:
-        """Calls aggregated by step, tier, model and outcome (`devloop metrics`)."""
+        """Calls aggregated by step, tier, model, outcome, repository and team (`devloop
+        metrics`: one scrape of a shared ledger covers the whole team)."""
         where, params = ("WHERE feature = ?", (feature,)) if feature is not None else ("", ())
         rows = self._read(
             "SELECT step_key, tier, COALESCE(served_model, requested_model), outcome, COUNT(*),"
             " SUM(input_tokens), SUM(cache_creation_input_tokens),"
             " SUM(cache_read_input_tokens), SUM(output_tokens), COALESCE(SUM(cost_pico), 0),"
             " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN baseline_pico END), 0),"
-            f" {_ESCALATED}"
-            f" FROM calls {where} GROUP BY step_key, tier, served_model, requested_model, outcome",
+            f" {_ESCALATED}, COALESCE(repository, ''), COALESCE(team, '')"
+            f" FROM calls {where} GROUP BY step_key, tier, served_model, requested_model, outcome,"
+            " COALESCE(repository, ''), COALESCE(team, '')",
             params,
         )
         return [OutcomeGroup(*row) for row in rows]

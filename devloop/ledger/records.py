@@ -316,7 +316,7 @@ class RunCallStats:
 
 @dataclass(frozen=True)
 class OutcomeGroup:
-    """Calls aggregated by (step, tier, model, outcome)."""
+    """Calls aggregated by (step, tier, model, outcome, repository, team)."""
 
     step_key: str
     tier: str
@@ -330,6 +330,8 @@ class OutcomeGroup:
     cost_pico: int  # over calls with a known cost
     baseline_pico: int  # over calls with a known cost
     escalated: int
+    repository: str = ""  # "" when not recorded
+    team: str = ""
 
 
 @dataclass(frozen=True)
