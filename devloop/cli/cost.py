@@ -41,10 +41,11 @@ if TYPE_CHECKING:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv", "markdown"]),
+    type=click.Choice(["table", "json", "csv", "markdown", "md"]),
     default="table",
     show_default=True,
-    help="Output format. JSON is documented and stable (schema devloop.cost/1).",
+    help="Output format (md: markdown, e.g. for a CI job summary). JSON is documented and "
+    "stable (schema devloop.cost/1).",
 )
 @click.option(
     "--baseline",
@@ -119,7 +120,7 @@ def cost(
         click.echo(render.csv_text(headers, rows), nl=False)
         return
     view = cost_formats.table_view(rep)
-    if fmt == "markdown":
+    if fmt in ("markdown", "md"):
         click.echo(f"**{view.title}**\n")
         click.echo(render.markdown(view.headers, [*view.rows, view.footer], view.right))
         click.echo("\n".join(f"- {note}" for note in view.notes))
