@@ -230,6 +230,20 @@ def test_the_database_going_away_stops_the_next_call_with_exit_4(tmp_path, pg_cl
     # reservations are still open, so they count against every ceiling until settled.
     ((open_count,),) = query(url, "SELECT COUNT(*) FROM reservations WHERE status = 'open'")
     assert open_count + len(query(url, "SELECT id FROM calls")) == 4
+    # With the database back, resuming books them from the transcripts and uses them: the
+    # server is not asked for them again.
+    server = SimServer({"steps": plan_phase()}).start()
+    try:
+        code, _, err = run(repo, sim_env(server, url, "ada"), "resume", "--stop-after", "4")
+        again = [r.step for r in server.message_requests()]
+    finally:
+        server.close()
+    assert code == 0, err
+    assert again == []
+    steps = [step for (step,) in query(url, "SELECT step_key FROM calls ORDER BY id")]
+    assert steps[:2] == ["research", "plan"]
+    assert sorted(steps[2:]) == ["validate-integration", "validate-requirements"]
+    assert query(url, "SELECT COUNT(*) FROM reservations WHERE status = 'open'") == [(0,)]
 
 
 def test_an_unreachable_ledger_refuses_to_start_a_feature(tmp_path):

@@ -378,17 +378,11 @@ class Door:
             attempt_log.on_response = None
 
         reply_dict = message.model_dump(mode="json")
-        combined = {**reply_dict, "content": [*prior_content, *(reply_dict.get("content") or [])]}
-        verdict = classify(combined, schema)
-        record = self.priced(
-            record,
-            reply_dict,
-            verdict,
-            sent_at=sent_at,
-            latency_ms=int((time.monotonic() - started) * 1000),
-            request_id=request_id,
-            retries=self._attempts(stream_retries) - 1,
-        )
+        latency_ms = int((time.monotonic() - started) * 1000)
+        # The billed answer goes to the transcript first: pricing reads the ledger (the
+        # baseline replays the feature's calls), and a shared ledger can go away in between;
+        # the next run books the answer from here (recovery.py).
+        transcript = None
         if self.exchanges is not None:
             meta = {
                 "reservation": reservation,
@@ -399,9 +393,19 @@ class Door:
                 "step_run_id": step_run_id,
                 "escalated_from": escalated_from,
             }
-            record = replace(
-                record, transcript=self.exchanges.write(step, params, reply_dict, meta)
-            )
+            transcript = self.exchanges.write(step, params, reply_dict, meta)
+        combined = {**reply_dict, "content": [*prior_content, *(reply_dict.get("content") or [])]}
+        verdict = classify(combined, schema)
+        record = self.priced(
+            record,
+            reply_dict,
+            verdict,
+            sent_at=sent_at,
+            latency_ms=latency_ms,
+            request_id=request_id,
+            retries=self._attempts(stream_retries) - 1,
+        )
+        record = replace(record, transcript=transcript)
         call_id = self.ledger.record_call(record)  # before anything else can fail
         self._after(step, record)
         return _Sent(reply_dict, record, call_id, verdict)
