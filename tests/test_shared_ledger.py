@@ -14,7 +14,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
-import pytest
 from loop_harness import CONFIG, FAKE_KEY, SPEC, git, plan_phase
 
 from devloop.errors import EXIT_API, EXIT_BUDGET
@@ -260,8 +259,3 @@ def test_an_unreachable_ledger_refuses_to_start_a_feature(tmp_path):
     assert "Traceback" not in err
     assert "devloop/add-a-goodbye-function" not in git(repo, "branch")  # nothing was made
     assert not (repo / ".devloop" / "features").exists()
-
-
-@pytest.fixture(autouse=True)
-def _no_ledger_url_leaks(monkeypatch):
-    monkeypatch.delenv("DEVLOOP_LEDGER_URL", raising=False)
