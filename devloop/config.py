@@ -104,6 +104,20 @@ class BudgetConfig:
     feature_usd: Decimal | None = None
     step_usd: Decimal | None = None
     steps: dict[str, Decimal] = field(default_factory=dict)  # step -> ceiling override
+    # A team's ceilings, shared by every devloop writing to the same ledger with this team:
+    # per UTC day and per UTC month, kept in the same transaction as the feature's.
+    team: str = ""
+    daily_usd: Decimal | None = None
+    monthly_usd: Decimal | None = None
+
+
+@dataclass
+class LedgerConfig:
+    """Where the cost ledger lives: "" is `.devloop/ledger.db` (SQLite); a postgresql:// URL
+    is a ledger shared by a team (DEVLOOP_LEDGER_URL overrides it)."""
+
+    url: str = ""
+    repository: str = ""  # the name rows record for this repository ("": its directory's)
 
 
 @dataclass
@@ -171,6 +185,7 @@ class Config:
     effort: dict[str, str] = field(default_factory=dict)  # step -> effort level
     commands: CommandsConfig = field(default_factory=CommandsConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    ledger: LedgerConfig = field(default_factory=LedgerConfig)
     git: GitConfig = field(default_factory=GitConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
     tools: ToolsConfig = field(default_factory=ToolsConfig)

@@ -170,6 +170,18 @@ def _file_pattern(value: str) -> str | None:
     return None
 
 
+def _name(value: str) -> str | None:
+    if value == value.strip() and value.isprintable():
+        return None
+    return "must be a name without surrounding spaces or control characters"
+
+
+def _ledger_url(value: str) -> str | None:
+    if not value or value.startswith(("postgresql://", "postgres://")):
+        return None
+    return 'is not a PostgreSQL URL: use "postgresql://USER@HOST/DATABASE", or "" for .devloop/'
+
+
 def _relative_path(value: str) -> str | None:
     path = Path(value)
     if value.strip() and not path.is_absolute() and ".." not in path.parts:
@@ -306,6 +318,35 @@ RULES: dict[str, Rule] = {
     "budget.steps": Rule(
         "per-step USD ceilings, by step key or number", f"a step -> {_USD}", each=_usd, steps="any"
     ),
+    "budget.team": Rule(
+        "the team whose daily and monthly ceilings this repository's calls count against",
+        'a name, such as "platform" ("" = no team)',
+        lambda v: (
+            None
+            if v == v.strip() and "\n" not in v
+            else "must be a name without surrounding spaces"
+        ),
+    ),
+    "budget.daily_usd": Rule(
+        "USD ceiling of the team per UTC day, across every devloop on the same ledger",
+        _USD,
+        _usd,
+    ),
+    "budget.monthly_usd": Rule(
+        "USD ceiling of the team per UTC month, across every devloop on the same ledger",
+        _USD,
+        _usd,
+    ),
+    "ledger.url": Rule(
+        "a shared PostgreSQL ledger (DEVLOOP_LEDGER_URL overrides it)",
+        '"" (.devloop/ledger.db) or "postgresql://USER@HOST/DATABASE"',
+        _ledger_url,
+    ),
+    "ledger.repository": Rule(
+        "the repository name the ledger's rows record",
+        '"" (the directory\'s name) or a name',
+        _name,
+    ),
     "git.branch_prefix": Rule(
         "prepended to the slug to name a feature's branch",
         "a valid start of a git branch name (git check-ref-format)",
@@ -424,6 +465,7 @@ def validate(cfg: Config, where: str, prefix: str) -> None:
         if rule.check is not None and (problem := rule.check(value)):
             raise key_error(where, path, problem, value=value, fix=_fix(key))
     _check_thresholds(cfg, where, prefix)
+    _check_team(cfg, where, prefix)
     _check_models(cfg, where, prefix)
 
 
@@ -483,6 +525,19 @@ def _check_thresholds(cfg: Config, where: str, prefix: str) -> None:
             value=low,
             fix="Lower it or raise high_threshold.",
         )
+
+
+def _check_team(cfg: Config, where: str, prefix: str) -> None:
+    budget = cfg.budget
+    for name in ("daily_usd", "monthly_usd"):
+        if getattr(budget, name) is not None and not budget.team:
+            raise key_error(
+                where,
+                f"{prefix}budget.{name}",
+                "is a team's ceiling, and [budget] team is not set",
+                value=getattr(budget, name),
+                fix='Name the team it belongs to, e.g. team = "platform" under [budget].',
+            )
 
 
 def priced_models() -> frozenset[str]:

@@ -11,7 +11,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # a check or step failed
 EXIT_USAGE = 2  # usage or config error
 EXIT_BUDGET = 3  # budget would be exceeded
-EXIT_API = 4  # model/API failure after retries
+EXIT_API = 4  # model/API failure after retries, or the shared ledger unreachable
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # stdout closed early (`| head`): what a shell shows for SIGPIPE
 
@@ -20,7 +20,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_FAILED: "a check or step failed, or the disk filled up",
     EXIT_USAGE: "usage or configuration error, or a place devloop must write is not writable",
     EXIT_BUDGET: "a budget ceiling would be exceeded",
-    EXIT_API: "model or API failure after retries",
+    EXIT_API: "model or API failure after retries, or the shared ledger cannot be reached",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C); state saved",
     EXIT_BROKEN_PIPE: "the output was closed early (e.g. `| head`); nothing else went wrong",
 }
@@ -56,6 +56,13 @@ class UnpricedModelError(DevloopError):
 
 class LedgerError(DevloopError):
     """The ledger database is missing, locked or of an unknown schema."""
+
+
+class LedgerUnreachable(LedgerError):
+    """The shared (PostgreSQL) ledger cannot be reached: devloop refuses to spend what it
+    cannot record (exit 4, like an API that cannot be reached)."""
+
+    exit_code = EXIT_API
 
 
 class CheckFailed(DevloopError):

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 # The e2e harness of `devloop feature` (fixtures repo, sim, devloop, agent): loop_harness.py;
-# the model door's (fixture harness): door_harness.py.
-pytest_plugins = ["loop_harness", "door_harness"]
+# the model door's (fixture harness): door_harness.py; a throwaway PostgreSQL: pg_harness.py.
+pytest_plugins = ["loop_harness", "door_harness", "pg_harness"]
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +29,15 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("HOME", str(home))
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "NO_COLOR"):
+    # A developer's own shared ledger (or name) must never receive a test's rows.
+    for name in (
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "ANTHROPIC_AUTH_TOKEN",
+        "NO_COLOR",
+        "DEVLOOP_LEDGER_URL",
+        "DEVLOOP_USER",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,35 @@ BAD_CONFIGS = [
     ('[routing]\nrouter = "smart"\n', ['[routing] router = "smart": is not a known router']),
     ('[effort]\nplan = "extreme"\n', ['[effort] plan = "extreme": is not a known effort level']),
     ("[budget]\nfeature_usd = -1\n", ["[budget] feature_usd = -1: must be a positive amount"]),
+    ("[budget]\ndaily_usd = 50\n", ["[budget] daily_usd = 50: is a team's ceiling", "team ="]),
+    ('[budget]\nteam = "a"\nmonthly_usd = 0\n', ["[budget] monthly_usd = 0: must be a positive"]),
+    (
+        '[ledger]\nurl = "mysql://db/x"\n',
+        ['[ledger] url = "mysql://db/x": is not a PostgreSQL URL'],
+    ),
 ]
+
+
+def test_team_budget_and_ledger_url(git_repo):
+    write(
+        git_repo,
+        '[budget]\nteam = "platform"\ndaily_usd = 25.50\nmonthly_usd = 400\n'
+        '[ledger]\nurl = "postgresql://devloop@db.example/devloop"\nrepository = "acme/shop"\n',
+    )
+    cfg = config_mod.load(git_repo)
+    assert (cfg.budget.team, cfg.budget.daily_usd, cfg.budget.monthly_usd) == (
+        "platform",
+        Decimal("25.50"),
+        Decimal("400"),
+    )
+    assert cfg.ledger.url == "postgresql://devloop@db.example/devloop"
+    assert cfg.ledger.repository == "acme/shop"
+
+
+def test_a_ledger_url_in_the_environment_must_be_postgresql(git_repo, run_devloop):
+    proc = run_devloop(git_repo, "cost", env={"DEVLOOP_LEDGER_URL": "/tmp/ledger.db"})
+    assert proc.returncode == EXIT_USAGE
+    assert "DEVLOOP_LEDGER_URL='/tmp/ledger.db' is not a PostgreSQL URL" in proc.stderr
 
 
 @pytest.mark.parametrize(("text", "expected"), BAD_CONFIGS)

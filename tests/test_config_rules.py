@@ -66,6 +66,11 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     ),
     "budget.feature_usd": ("inf", "[budget] feature_usd = inf", "must be a finite amount of USD"),
     "budget.step_usd": ("0", "[budget] step_usd = 0", "must be a positive amount of USD"),
+    "budget.team": ('" platform"', '[budget] team = " platform"', "without surrounding spaces"),
+    "budget.daily_usd": ("-5", "[budget] daily_usd = -5", "must be a positive amount of USD"),
+    "budget.monthly_usd": ("nan", "[budget] monthly_usd = nan", "must be a finite amount of USD"),
+    "ledger.url": ('"mysql://x/y"', '[ledger] url = "mysql://x/y"', "is not a PostgreSQL URL"),
+    "ledger.repository": ('"a\\tb"', '[ledger] repository = "a\\tb"', "control characters"),
     "budget.steps": ("{ implement = -2 }", "[budget.steps] implement = -2", "positive amount"),
     "git.branch_prefix": (
         '"bad..name/"',

@@ -31,7 +31,8 @@ ROW_KEYS = {
 TOKEN_KEYS = {"input", "cache_write", "cache_write_5m", "cache_write_1h", "cache_read", "output"}
 TOP_KEYS = {
     "schema", "scope", "group_by", "ledger", "feature", "currency", "baseline", "rows",
-    "total", "notes", "unsettled_calls", "unsettled_worst_usd", "cache_groups",
+    "total", "notes", "unsettled_calls", "unsettled_worst_usd", "cache_groups", "since",
+    "until",
 }  # fmt: skip
 NOTE = "frontier baseline = what these calls would have cost in one all-frontier run"
 # A mid call's same-usage baseline is this much above its counterfactual one (the cache a
@@ -77,8 +78,17 @@ def _usage(tokens: tuple[int, int, int, int]) -> dict:
     }
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_backend(request, monkeypatch) -> str:
+    """Every report test runs on both back ends: the file under .devloop/, and a shared
+    PostgreSQL ledger (pg_harness) named by DEVLOOP_LEDGER_URL."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("DEVLOOP_LEDGER_URL", request.getfixturevalue("pg_url"))
+    return request.param
+
+
 @pytest.fixture
-def cost_repo(git_repo: Path) -> Path:
+def cost_repo(git_repo: Path, ledger_backend: str) -> Path:
     """LEDGER_ROWS in a real ledger; `search` is older, `login` the most recently active.
 
     Hand totals for login: cost 0.072 (the mystery call is unpriced), baseline 0.120
@@ -445,3 +455,119 @@ def test_report_api_without_the_cli(cost_repo):
     rep = cost_report.build_for_repo(cost_repo, "login", by="tier")
     assert rep.total.cost_usd == Decimal("0.072")
     assert [row.key for row in rep.rows] == ["frontier", "mid", "script"]
+
+
+# ------------------------------------------------------------ team reports
+
+# (user, host, repository, day offset from T0, hour, cost): a team's calls on a shared
+# ledger. By hand: ada 0.5 + 0.25 + 0.125 = 0.875, grace 2 + 0.0625 = 2.0625; shop 2.75,
+# blog 0.1875; laptop 0.75, build-1 2.1875; 03-01 0.75, 03-02 2.0625, 03-03 0.125.
+TEAM_CALLS = [
+    ("ada", "laptop", "shop", 0, 9, "0.5"),
+    ("ada", "laptop", "shop", 0, 23, "0.25"),
+    ("grace", "build-1", "shop", 1, 0, "2"),
+    ("grace", "build-1", "blog", 1, 12, "0.0625"),
+    ("ada", "build-1", "blog", 2, 8, "0.125"),
+]
+
+
+@pytest.fixture
+def team_repo(git_repo: Path, ledger_backend: str) -> Path:
+    """TEAM_CALLS written by several people and machines into the repository's ledger (the
+    file, or the shared one DEVLOOP_LEDGER_URL names), plus one older call that recorded no
+    who or where."""
+    from devloop.ledger import Origin, ledger_path
+    from devloop.ledger.engine import configured_url
+
+    location = configured_url("") or ledger_path(git_repo)
+    for user, host, repo, day, hour, cost in [*TEAM_CALLS, (None, None, None, -1, 12, "1")]:
+        origin = Origin(user or "", host or "", repo or "", "devloop/x", "platform" if user else "")
+        with Ledger(location, origin=origin) as ledger:
+            ledger.record_call(
+                CallRecord(
+                    feature=f"{repo or 'old'}-feature",
+                    step_key="plan",
+                    tier="frontier",
+                    requested_model=OPUS,
+                    served_model=OPUS,
+                    outcome="ok",
+                    usage=_usage((100, 0, 0, 10)),
+                    cost_usd=Decimal(cost),
+                    baseline_usd=Decimal(cost),
+                    baseline_model=OPUS,
+                    created_at=T0.replace(hour=hour) + timedelta(days=day),
+                )
+            )
+    return git_repo
+
+
+def team_costs(run_cli, repo: Path, *args: str) -> dict[str, str]:
+    doc = cost_json(run_cli, repo, "--all", *args)
+    costs = {row["key"]: row["cost_usd"] for row in doc["rows"]}
+    assert doc["total"]["cost_usd"] == usd(str(sum(Decimal(c) for c in costs.values())))
+    return costs
+
+
+def test_team_report_by_user_repo_host_and_day(team_repo, run_cli):
+    assert team_costs(run_cli, team_repo, "--by", "user") == {
+        "ada": usd("0.875"),
+        "grace": usd("2.0625"),
+        "(unknown)": usd("1"),
+    }
+    assert team_costs(run_cli, team_repo, "--by", "repo") == {
+        "shop": usd("2.75"),
+        "blog": usd("0.1875"),
+        "(unknown)": usd("1"),
+    }
+    assert team_costs(run_cli, team_repo, "--by", "host") == {
+        "laptop": usd("0.75"),
+        "build-1": usd("2.1875"),
+        "(unknown)": usd("1"),
+    }
+    assert team_costs(run_cli, team_repo, "--by", "day") == {
+        "2026-02-28": usd("1"),
+        "2026-03-01": usd("0.75"),
+        "2026-03-02": usd("2.0625"),
+        "2026-03-03": usd("0.125"),
+    }
+
+
+def test_since_and_until_keep_the_calls_answered_in_the_window(team_repo, run_cli):
+    # A date as --until includes that whole day; --since is inclusive.
+    window = ("--since", "2026-03-01", "--until", "2026-03-02")
+    assert team_costs(run_cli, team_repo, "--by", "user", *window) == {
+        "ada": usd("0.75"),
+        "grace": usd("2.0625"),
+    }
+    # Times, with a zone: 2026-03-02T00:00Z is 01:00 at +01:00, so this starts at grace's
+    # midnight call and ends before her noon one.
+    assert team_costs(
+        run_cli, team_repo, "--by", "repo", "--since", "2026-03-02T01:00+01:00",
+        "--until", "2026-03-02T12:00",
+    ) == {"shop": usd("2")}  # fmt: skip
+    # Plain --all in a window lists only the features active in it.
+    assert team_costs(run_cli, team_repo, "--since", "2026-03-03") == {"blog-feature": usd("0.125")}
+    doc = cost_json(run_cli, team_repo, "--all", "--by", "day", "--until", "2026-03-01")
+    assert (doc["since"], doc["until"]) == (None, "2026-03-02T00:00:00.000000Z")
+
+
+def test_team_report_table_names_who(team_repo, run_cli):
+    result = run_cli(team_repo, "cost", "--all", "--by", "user", "--since", "2026-03-01")
+    assert result.exit_code == 0, result.output
+    assert "Cost of all features by user, calls answered from 2026-03-01" in result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
+    assert "$0.8750" in lines["ada"] and "$2.0625" in lines["grace"]  # all but the old call
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--since", "yesterday"), "--since yesterday: give a date or a time"),
+        (("--since", "2026-03-02", "--until", "2026-03-01"), "the window is empty"),
+        (("--by", "team"), "Invalid value for '--by'"),
+    ],
+)
+def test_bad_windows_and_groupings_exit_2(team_repo, run_devloop, args, expected):
+    proc = run_devloop(team_repo, "cost", "--all", *args)
+    assert proc.returncode == 2, proc.stderr
+    assert expected in proc.stderr and "Traceback" not in proc.stderr

@@ -1,4 +1,6 @@
-"""The SQLite cost ledger: schema, migrations, append-only calls, money and sharing."""
+"""The cost ledger on both back ends (SQLite, and PostgreSQL started by pg_harness):
+schema, migrations, append-only calls, money and sharing. Tests that hold for both take the
+`backend` fixture; the file's own failure modes (WAL, a corrupt file) are SQLite's alone."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from devloop.errors import LedgerError
+from devloop.errors import LedgerError, UsageError
 from devloop.ledger import (
     CallRecord,
     Ledger,
@@ -54,14 +56,69 @@ def call(feature: str = "login", **overrides) -> CallRecord:
     return CallRecord(**values)
 
 
-@pytest.fixture
-def ledger(tmp_path: Path):
-    with Ledger.open(tmp_path) as opened:
-        yield opened
-
-
 def raw(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path, isolation_level=None)
+
+
+class Backend:
+    """One place a ledger can live, and a second connection to it that bypasses devloop."""
+
+    def __init__(self, kind: str, location: Path | str) -> None:
+        self.kind, self.location = kind, location
+
+    def open(self, **kwargs) -> Ledger:
+        return Ledger(self.location, **kwargs)
+
+    def raw(self):
+        if self.kind == "sqlite":
+            return raw(self.location)
+        import psycopg
+
+        from devloop.ledger.postgres import PgConnection
+
+        return PgConnection(psycopg.connect(self.location, autocommit=True))
+
+    @property
+    def refused(self) -> type[Exception]:
+        """What the database raises when a trigger refuses a change."""
+        if self.kind == "sqlite":
+            return sqlite3.IntegrityError
+        import psycopg
+
+        return psycopg.errors.IntegrityConstraintViolation
+
+    def version(self) -> int:
+        if self.kind == "sqlite":
+            return raw(self.location).execute("PRAGMA user_version").fetchone()[0]
+        return self.raw().execute("SELECT version FROM devloop_schema").fetchone()[0]
+
+    def set_version(self, version: int) -> None:
+        if self.kind == "sqlite":
+            raw(self.location).execute(f"PRAGMA user_version = {version}")
+        else:
+            self.raw().execute("UPDATE devloop_schema SET version = ?", (version,))
+
+    def tables(self) -> set[str]:
+        if self.kind == "sqlite":
+            rows = raw(self.location).execute("SELECT name FROM sqlite_master WHERE type='table'")
+        else:
+            rows = self.raw().execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+        return {r[0] for r in rows.fetchall()}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, tmp_path: Path) -> Backend:
+    if request.param == "sqlite":
+        return Backend("sqlite", tmp_path / ".devloop" / "ledger.db")
+    return Backend("postgresql", request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def ledger(backend: Backend):
+    with backend.open() as opened:
+        yield opened
 
 
 # ------------------------------------------------------------------ money
@@ -116,42 +173,64 @@ def test_migrates_an_empty_file(tmp_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == schema_version() >= 1
 
 
-def test_migration_path_applies_later_migrations_in_order(tmp_path, monkeypatch):
-    path = tmp_path / "ledger.db"
-    with Ledger(path) as opened:
+def test_a_new_postgresql_ledger_has_the_same_tables_and_version(pg_url):
+    target = Backend("postgresql", pg_url)
+    with target.open() as opened:
+        opened.record_call(call())
+        assert opened.path == pg_url  # no password in it to hide
+    assert {"features", "step_runs", "calls", "reservations", "reuses"} <= target.tables()
+    assert target.version() == schema_version() >= 4
+    # 64-bit money: one call of $5,000 is 5e15 pico-USD, far past a 32-bit integer.
+    with target.open() as opened:
+        opened.record_call(call(cost_usd=Decimal("5000")))
+        assert opened.spent_usd("login") == Decimal("5000.01")
+
+
+def test_migration_path_applies_later_migrations_in_order(backend, monkeypatch):
+    with backend.open() as opened:
         opened.record_call(call())
     later = [*ledger_mod.MIGRATIONS, ("ALTER TABLE features ADD COLUMN note TEXT DEFAULT 'x'",)]
     monkeypatch.setattr(ledger_mod, "MIGRATIONS", later)
-    with Ledger(path) as opened:
-        assert opened.connection.execute("PRAGMA user_version").fetchone()[0] == len(later)
+    with backend.open() as opened:
+        assert backend.version() == len(later)
         assert opened.connection.execute("SELECT note FROM features").fetchall() == [("x",)]
         assert opened.spend("login").calls == 1  # data kept
 
 
-def test_failed_migration_rolls_back_whole(tmp_path, monkeypatch):
-    path = tmp_path / "ledger.db"
-    Ledger(path).close()
+def test_failed_migration_rolls_back_whole(backend, monkeypatch):
+    backend.open().close()
     broken = [
         *ledger_mod.MIGRATIONS,
         ("CREATE TABLE extra (x INTEGER)", "THIS IS NOT SQL"),
     ]
     monkeypatch.setattr(ledger_mod, "MIGRATIONS", broken)
     with pytest.raises(LedgerError):
-        Ledger(path)
-    conn = raw(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(ledger_mod.MIGRATIONS) - 1
-    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-    assert "extra" not in names
+        backend.open()
+    assert backend.version() == len(ledger_mod.MIGRATIONS) - 1
+    assert "extra" not in backend.tables()
 
 
-def test_newer_schema_is_refused_with_a_clear_error(tmp_path):
-    path = tmp_path / "ledger.db"
-    Ledger(path).close()
-    raw(path).execute(f"PRAGMA user_version = {schema_version() + 5}")
+def test_two_processes_opening_a_new_ledger_migrate_it_once(backend):
+    script = "import sys; from devloop.ledger import Ledger; Ledger(sys.argv[1]).close()"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(backend.location)], stderr=subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    assert backend.version() == schema_version()
+
+
+def test_newer_schema_is_refused_with_a_clear_error(backend):
+    backend.open().close()
+    backend.set_version(schema_version() + 5)
     with pytest.raises(LedgerError) as info:
-        Ledger(path)
+        backend.open()
     message = info.value.message
-    assert str(path) in message
+    assert str(backend.location) in message
     assert "newer" in message and "Upgrade devloop" in message
 
 
@@ -174,11 +253,44 @@ def test_foreign_sqlite_database_is_refused(tmp_path):
     assert str(path) in info.value.message
 
 
+def test_foreign_postgresql_tables_are_refused(pg_url):
+    Backend("postgresql", pg_url).raw().execute("CREATE TABLE features (name TEXT)")
+    with pytest.raises(LedgerError) as info:
+        Ledger(pg_url)
+    assert "not a devloop ledger" in info.value.message
+    assert pg_url in info.value.message
+
+
 def test_open_without_create_does_not_make_a_ledger(tmp_path):
     with pytest.raises(LedgerMissing) as info:
         Ledger.open(tmp_path, create=False)
     assert "devloop feature" in info.value.message
     assert not (tmp_path / ".devloop").exists()
+
+
+def test_open_without_create_makes_no_tables_in_an_empty_database(pg_url):
+    with pytest.raises(LedgerMissing) as info:
+        Ledger(pg_url, create=False)
+    assert "devloop feature" in info.value.message
+    assert Backend("postgresql", pg_url).tables() == set()
+
+
+def test_a_password_never_shows_in_messages(pg_cluster):
+    url = pg_cluster.url().replace("devloop@", "devloop:hunter2@", 1)
+    with Ledger(url) as opened:
+        assert "hunter2" not in str(opened.path)
+        assert "devloop:***@" in str(opened.path)
+
+
+def test_an_unreachable_server_is_exit_4_and_names_the_ledger(tmp_path):
+    from devloop.errors import EXIT_API, LedgerUnreachable
+
+    url = f"postgresql://devloop@/devloop?host={tmp_path}&port=5999&connect_timeout=2"
+    with pytest.raises(LedgerUnreachable) as info:
+        Ledger(url)
+    assert info.value.exit_code == EXIT_API == 4
+    assert str(tmp_path) in info.value.message
+    assert "cannot be reached" in info.value.message
 
 
 # ------------------------------------------------------------------ calls
@@ -235,13 +347,16 @@ def test_missing_breakdowns_are_unknown_not_zero(ledger):
     assert row == (None, None, 0)
 
 
-def test_calls_are_append_only(ledger):
+def test_calls_are_append_only(backend, ledger):
     call_id = ledger.record_call(call())
-    conn = raw(ledger.path)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    conn = backend.raw()
+    with pytest.raises(backend.refused, match="append-only: a call row is never updated"):
         conn.execute("UPDATE calls SET cost_pico = 0 WHERE id = ?", (call_id,))
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(backend.refused, match="append-only: a call row is never deleted"):
         conn.execute("DELETE FROM calls")
+    if backend.kind == "postgresql":  # TRUNCATE skips row triggers; a statement one stops it
+        with pytest.raises(backend.refused, match="append-only"):
+            conn.execute("TRUNCATE calls CASCADE")
     assert conn.execute("SELECT COUNT(*), SUM(cost_pico) FROM calls").fetchone() == (
         1,
         10_000_000_000,
@@ -316,7 +431,7 @@ def test_step_runs_and_latest_feature(ledger):
     row = ledger.connection.execute(
         "SELECT status, ended_at IS NOT NULL, outcome_json, route_json FROM step_runs"
     ).fetchone()
-    assert row == ("ok", 1, '{"verdict": "pass"}', '{"why": "rule"}')
+    assert row == ("ok", True, '{"verdict": "pass"}', '{"why": "rule"}')
     with pytest.raises(LedgerError, match="already finished"):
         ledger.finish_step_run(run, "failed")
     with pytest.raises(LedgerError, match="no step run"):
@@ -336,14 +451,13 @@ def test_automated_step_is_a_zero_cost_run_without_calls(ledger):
 # ---------------------------------------------------------------- sharing
 
 
-def test_two_processes_write_the_same_ledger(tmp_path):
+def test_two_processes_write_the_same_ledger(backend):
     script = textwrap.dedent(
         f"""
         import sys
         from decimal import Decimal
-        from pathlib import Path
         from devloop.ledger import CallRecord, Ledger
-        with Ledger.open(Path({str(tmp_path)!r})) as ledger:
+        with Ledger({str(backend.location)!r}) as ledger:
             for i in range(40):
                 ledger.record_call(CallRecord(
                     feature=sys.argv[1], step_key="plan", tier="mid",
@@ -358,6 +472,114 @@ def test_two_processes_write_the_same_ledger(tmp_path):
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    with Ledger.open(tmp_path) as opened:
+    with backend.open() as opened:
         assert [opened.spend(s).calls for s in "abc"] == [40, 40, 40]
         assert opened.spent_usd("a") == Decimal("0.040")
+
+
+# ------------------------------------------------------------ who and where
+
+
+def opened_in(backend: Backend, root: Path, monkeypatch, config: str, branch: str = "") -> Ledger:
+    """Ledger.open as devloop opens it in the repository at `root` (its devloop.toml), on
+    the backend: the file under `root`, or the shared URL from DEVLOOP_LEDGER_URL."""
+    root.mkdir(exist_ok=True)
+    (root / "devloop.toml").write_text(config)
+    if backend.kind == "postgresql":
+        monkeypatch.setenv("DEVLOOP_LEDGER_URL", backend.location)
+    else:
+        assert backend.location == ledger_path(root)
+    return Ledger.open(root, branch=branch)
+
+
+def test_rows_record_who_and_where(backend, tmp_path, monkeypatch):
+    monkeypatch.setenv("DEVLOOP_USER", "ada")
+    config = '[ledger]\nrepository = "acme/shop"\n[budget]\nteam = "platform"\n'
+    with opened_in(backend, tmp_path, monkeypatch, config, branch="devloop/login") as opened:
+        run = opened.start_step_run("login", 2, "plan", worker="llm", tier="frontier")
+        opened.record_call(call(step_run_id=run))
+        held = opened.reserve("login", "plan", "claude-opus-5-5", Decimal("0.5"))
+        rows = [
+            opened.connection.execute(
+                f"SELECT user_name, host, repository, branch, team FROM {table}"
+            ).fetchall()
+            for table in ("calls", "step_runs", "reservations")
+        ]
+        assert held.id is not None
+        assert opened.feature("login").repository == "acme/shop"
+    import socket
+
+    expected = ("ada", socket.gethostname(), "acme/shop", "devloop/login", "platform")
+    assert rows == [[expected]] * 3
+
+
+def test_the_repository_defaults_to_the_directory_name(backend, tmp_path, monkeypatch):
+    with opened_in(backend, tmp_path, monkeypatch, "") as opened:
+        opened.record_call(call())
+        (row,) = opened.connection.execute("SELECT repository, team, branch FROM calls")
+    assert row == (tmp_path.name, None, None)
+
+
+def test_a_shared_slug_belongs_to_one_repository(pg_url, tmp_path, monkeypatch):
+    backend = Backend("postgresql", pg_url)
+    with opened_in(backend, tmp_path / "shop", monkeypatch, "") as shop:
+        shop.ensure_feature("login", title="Login")
+    with opened_in(backend, tmp_path / "blog", monkeypatch, "") as blog:
+        with pytest.raises(UsageError) as info:
+            blog.ensure_feature("login", title="Login")
+        assert "belongs to repository 'shop'" in info.value.message
+        assert info.value.exit_code == 2
+        blog.ensure_feature("blog-login")  # another slug is fine
+    with opened_in(backend, tmp_path / "shop", monkeypatch, "") as shop:
+        assert shop.ensure_feature("login", status="done").status == "done"  # its own
+
+
+# --------------------------------------------------------- team ceilings
+
+
+def test_team_ceilings_count_every_feature_of_the_team(backend, tmp_path, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    config = '[budget]\nteam = "platform"\n'
+    with opened_in(backend, tmp_path, monkeypatch, config) as opened:
+        now = datetime.now(UTC)
+        # Last month's call counts for neither ceiling; yesterday's only for the month's
+        # (unless yesterday was last month).
+        opened.record_call(call("old", cost_usd=Decimal("50"), created_at=now - timedelta(40)))
+        yesterday = now - timedelta(days=1)
+        opened.record_call(call("a", cost_usd=Decimal("3"), created_at=yesterday))
+        opened.record_call(call("b", cost_usd=Decimal("2")))
+        same_month = yesterday.month == now.month
+        ceilings = {"team_day": Decimal("5"), "team_month": Decimal("10")}
+        ok = opened.reserve("c", "plan", "m", Decimal("2.5"), ceilings=ceilings)
+        assert ok.refused is None  # today: 2 + 2.5 <= 5
+        day = opened.reserve("d", "plan", "m", Decimal("1"), ceilings=ceilings)
+        assert day.refused is not None and day.refused.scope == "team_day"
+        assert day.refused.held.pico == usd_to_pico(Decimal("4.5"))  # 2 spent + 2.5 held
+        month = opened.reserve("e", "plan", "m", Decimal("0.4"), ceilings={"team_month": 5})
+        if same_month:  # 3 + 2 + 2.5 > 5
+            assert month.refused is not None and month.refused.scope == "team_month"
+        else:
+            assert month.refused is None
+
+
+def test_another_team_and_no_team_count_for_nobody_elses_ceiling(backend, tmp_path, monkeypatch):
+    with opened_in(backend, tmp_path, monkeypatch, '[budget]\nteam = "web"\n') as web:
+        web.record_call(call("a", cost_usd=Decimal("9")))
+    with opened_in(backend, tmp_path, monkeypatch, "") as nobody:
+        nobody.record_call(call("b", cost_usd=Decimal("9")))
+    with opened_in(backend, tmp_path, monkeypatch, '[budget]\nteam = "platform"\n') as mine:
+        held = mine.reserve("c", "plan", "m", Decimal("1"), ceilings={"team_day": Decimal("1")})
+        assert held.refused is None
+
+
+def test_an_unpriced_team_call_stops_the_team_until_settled(backend, tmp_path, monkeypatch):
+    with opened_in(backend, tmp_path, monkeypatch, '[budget]\nteam = "platform"\n') as opened:
+        unpriced = opened.record_call(call("a", served_model="mystery", cost_usd=None))
+        ceilings = {"team_day": Decimal("100")}
+        refused = opened.reserve("b", "plan", "m", Decimal("1"), ceilings=ceilings).refused
+        assert refused is not None and refused.unpriced and refused.scope == "team_day"
+        opened.settle_unpriced_by_hand(unpriced, Decimal("7"))
+        held = opened.reserve("b", "plan", "m", Decimal("1"), ceilings=ceilings)
+        assert held.refused is None
+        assert opened.reserve("b", "plan", "m", Decimal("92.5"), ceilings=ceilings).refused

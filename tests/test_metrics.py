@@ -59,7 +59,15 @@ def test_metrics_parse_and_equal_the_cost_report(ran, devloop):
         assert total(found, "devloop_llm_tokens_total", type=kind) == cost["tokens"][kind], kind
     assert total(found, "devloop_llm_failures_total") == 1
     (empty,) = found["devloop_llm_failures_total"]
-    assert empty.labels == {"model": "claude-opus-5-5", "step": "research", "kind": "empty"}
+    assert empty.labels == {
+        "model": "claude-opus-5-5",
+        "tier": "frontier",
+        "step": "research",
+        "repository": ran.name,  # the repository's directory: no [ledger] repository set
+        "team": "",
+        "kind": "empty",
+    }
+    assert total(found, "devloop_ledger_up") == 1
     assert total(found, "devloop_escalations_total", step="implement") == 1
     assert total(found, "devloop_escalations_total") == 1
     assert total(found, "devloop_llm_requests_total", step="implement", tier="frontier") == 1

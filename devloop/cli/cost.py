@@ -22,17 +22,30 @@ if TYPE_CHECKING:
 @click.option("--all", "all_features", is_flag=True, help="Summarise every feature.")
 @click.option(
     "--by",
-    type=click.Choice(["step", "model", "tier"]),
+    type=click.Choice(["step", "model", "tier", "user", "repo", "host", "day"]),
     default=None,
-    help="Group by step (default for one feature), model or tier. With --all: across features.",
+    help="Group by step (default for one feature), model, tier, or who and where: user, "
+    "repo, host, day (UTC). With --all: across features (a shared ledger: the whole team).",
+)
+@click.option(
+    "--since",
+    metavar="WHEN",
+    help="Only calls answered at or after WHEN: a date (2026-03-01) or a time (UTC unless "
+    "it says).",
+)
+@click.option(
+    "--until",
+    metavar="WHEN",
+    help="Only calls answered before WHEN; a date includes that whole day.",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv", "markdown"]),
+    type=click.Choice(["table", "json", "csv", "markdown", "md"]),
     default="table",
     show_default=True,
-    help="Output format. JSON is documented and stable (schema devloop.cost/1).",
+    help="Output format (md: markdown, e.g. for a CI job summary). JSON is documented and "
+    "stable (schema devloop.cost/1).",
 )
 @click.option(
     "--baseline",
@@ -58,6 +71,8 @@ def cost(
     slug: str | None,
     all_features: bool,
     by: str | None,
+    since: str | None,
+    until: str | None,
     fmt: str,
     baseline: str,
     unsettled: bool,
@@ -86,7 +101,15 @@ def cost(
     if unsettled or settle_id is not None or settle_call is not None:
         _settle(root, settle_id, settle_call, usd)
         return
-    rep = report_mod.build_for_repo(root, slug, all_features=all_features, by=by, baseline=baseline)
+    rep = report_mod.build_for_repo(
+        root,
+        slug,
+        all_features=all_features,
+        by=by,
+        baseline=baseline,
+        since=since,
+        until=until,
+    )
     if fmt == "json":
         import json
 
@@ -100,7 +123,7 @@ def cost(
 
     view = cost_formats.table_view(rep)
     groups = cache_groups.table_rows(rep.cache_groups)
-    if fmt == "markdown":
+    if fmt in ("markdown", "md"):
         click.echo(f"**{view.title}**\n")
         click.echo(render.markdown(view.headers, [*view.rows, view.footer], view.right))
         click.echo("\n".join(f"- {note}" for note in view.notes))
@@ -168,20 +191,36 @@ def _settle(root: Path, reservation: int | None, call: int | None, paid: str | N
     default=None,
     help="Write to this file atomically (node_exporter's textfile collector) instead.",
 )
+@click.option(
+    "--serve",
+    "address",
+    metavar="HOST:PORT",
+    default=None,
+    help="Serve the counters at http://HOST:PORT/metrics for Prometheus to scrape, reading "
+    "the ledger at each scrape, until stopped (Ctrl-C, SIGTERM).",
+)
 @click.pass_context
-def metrics(ctx: click.Context, textfile: Path | None) -> None:
+def metrics(ctx: click.Context, textfile: Path | None, address: str | None) -> None:
     """The ledger as Prometheus counters (text exposition format).
 
-    Requests, tokens, cost, frontier baseline, failures by kind and escalations, by model
-    and step. Needs the optional extra: pip install 'devloop[metrics]'. Exit 1 when there
-    is no ledger yet, 2 when prometheus-client is missing.
+    Requests, tokens, cost, frontier baseline, failures by kind and escalations, by model,
+    tier, step, repository and team: pointed at a shared ledger (DEVLOOP_LEDGER_URL), one
+    scrape target covers the whole team. Needs the optional extra: pip install
+    'devloop[metrics]'. Exit 1 when there is no ledger yet, 2 when prometheus-client is
+    missing or HOST:PORT cannot be listened on, 4 when a shared ledger cannot be reached.
     """
     from devloop.config import find_root
     from devloop.ledger import Ledger
     from devloop.reports import metrics as metrics_mod
 
     metrics_mod.require_client()  # exit 2 naming the extra, before touching anything
+    if textfile is not None and address is not None:
+        raise UsageError("give --textfile or --serve, not both.")
+    listen = metrics_mod.parse_address(address) if address is not None else None
     with Ledger.open(find_root(ctx.obj["start"]), create=False) as ledger:
+        if listen is not None:
+            _serve(ledger, *listen)
+            return
         if textfile is None:
             click.echo(metrics_mod.exposition(ledger), nl=False)
             return
@@ -189,3 +228,23 @@ def metrics(ctx: click.Context, textfile: Path | None) -> None:
             textfile = ctx.obj["start"] / textfile
         metrics_mod.write_textfile(ledger, textfile)
     click.echo(f"wrote {textfile}", err=True)
+
+
+def _serve(ledger, host: str, port: int) -> None:
+    import threading
+
+    from devloop import interrupts
+    from devloop.reports import metrics as metrics_mod
+
+    server = metrics_mod.serve(ledger, host, port)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"serving metrics at http://{shown}:{port}/metrics (Ctrl-C stops)", err=True)
+    try:
+        with interrupts.raising(lambda signum: KeyboardInterrupt()):
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
+    click.echo("stopped serving metrics.", err=True)

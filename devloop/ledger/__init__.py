@@ -1,7 +1,11 @@
-"""ledger: the cost ledger, `.devloop/ledger.db` (SQLite in WAL mode).
+"""ledger: the cost ledger, `.devloop/ledger.db` (SQLite in WAL mode), or a PostgreSQL
+database a team shares (`[ledger] url`, DEVLOOP_LEDGER_URL).
 
-- db.py: `Ledger`: opening and migrating the file, and every write (features, step runs,
-  append-only calls);
+- db.py: `Ledger`: opening the ledger, and every write (features, step runs, append-only
+  calls), each recording who and where (`Origin`);
+- engine.py: where it lives (the SQLite engine; `engine_for` picks one), migrations applied;
+- postgres.py: the PostgreSQL engine (psycopg 3, imported only when a URL is configured),
+  and how reservations lock across machines;
 - reservations.py: budget reservations and their settlement (mixed into `Ledger`);
 - queries.py: the read side, each report an aggregate query (mixed into `Ledger`);
 - lost.py: a missing or empty ledger while feature states show spending is an error;
@@ -10,7 +14,7 @@
 - baseline.py: the counterfactual all-frontier baseline, a replay of the recorded calls
   through the prompt-cache model (promptcache.py).
 
-May import: the leaf modules (errors, money, usage, promptcache, steps, state). Nothing of model,
+May import: the leaf modules (errors, money, usage, promptcache, steps, state, config). Nothing of model,
 loop, agent, reports or cli: they record into it and read from it.
 """
 
@@ -27,6 +31,7 @@ from devloop.ledger.records import (
     Feature,
     LedgerMissing,
     OpenReservation,
+    Origin,
     OutcomeGroup,
     Refusal,
     RunCallStats,
@@ -51,6 +56,7 @@ __all__ = [
     "LedgerLost",
     "LedgerMissing",
     "OpenReservation",
+    "Origin",
     "OutcomeGroup",
     "Refusal",
     "RunCallStats",

@@ -1,12 +1,15 @@
-"""The cost ledger: `.devloop/ledger.db`, a SQLite database in WAL mode.
+"""The cost ledger: `.devloop/ledger.db` (SQLite, WAL) or a shared PostgreSQL database.
 
 Three tables: `features` (one row per feature slug), `step_runs` (one row each time a step
-runs, scripts included, at $0) and `calls` (one row per model response, append-only: SQLite
-triggers abort any UPDATE or DELETE on it). Money is INTEGER pico-USD (1e-12) so SQL SUM is
-exact; a NULL cost means "unpriced" and is counted, never summed as $0.
+runs, scripts included, at $0) and `calls` (one row per model response, append-only: database
+triggers abort any UPDATE or DELETE on it). Money is integer pico-USD (1e-12) so SQL SUM is
+exact; a NULL cost means "unpriced" and is counted, never summed as $0. Calls, step runs and
+reservations record who and where they were written (`Origin`: user, host, repository,
+branch, team).
 
 Reports are aggregate queries over these tables (`call_groups`, `step_run_groups`); no row
-is ever loaded into Python one by one to be summed.
+is ever loaded into Python one by one to be summed. Where the database lives and how it is
+locked is engine.py (SQLite) and postgres.py (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -19,14 +22,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from devloop.errors import LedgerError
-from devloop.ledger import schema
+from devloop.errors import LedgerError, UsageError
+from devloop.ledger.engine import configured_url, engine_for
 from devloop.ledger.queries import Queries
 from devloop.ledger.records import (
     STEP_RUN_RUNNING,
     CallRecord,
     Feature,
-    LedgerMissing,
+    Origin,
     _call_row,
     _json,
     _now,
@@ -37,6 +40,7 @@ from devloop.ledger.schema import (
     CALL_FIELDS,
     INSERT_CALL,
     INSERT_RUN,
+    ORIGIN_FIELDS,
     RELEASED,
     RESERVED,
     RUN_FIELDS,
@@ -51,9 +55,6 @@ LEDGER_DIR = ".devloop"
 
 
 LEDGER_FILE = "ledger.db"
-
-
-BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another process's transaction
 
 
 def ledger_path(root: Path) -> Path:
@@ -80,38 +81,37 @@ def looks_blank(path: Path) -> bool:
     return found is None
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
-    # SQLite may already have ended the transaction (disk full, I/O error); a second
-    # error from ROLLBACK would hide the first one.
-    if conn.in_transaction:
-        conn.execute("ROLLBACK")
-
-
 class Ledger(Queries, Reservations):
-    """One open ledger database. Thread-safe; several processes may share the file."""
+    """One open ledger database. Thread-safe; several processes (on several machines, for
+    PostgreSQL) may share it."""
 
-    def __init__(self, path: Path, *, create: bool = True) -> None:
-        self.path = Path(path)
+    def __init__(
+        self, location: Path | str, *, create: bool = True, origin: Origin | None = None
+    ) -> None:
+        self._engine = engine_for(location)
+        # Where the ledger is, for messages and reports: the SQLite file, or the URL
+        # without its password.
+        self.path: Path | str = (
+            self._engine.where if self._engine.kind == "postgresql" else Path(location)
+        )
+        self.shared = self._engine.kind == "postgresql"
+        self.origin = origin or Origin.here()
         self._lock = threading.RLock()
-        if self.path.is_dir():
-            raise LedgerError(f"{self.path}: is a directory, not a ledger. Move it aside.")
-        if not create and not self.path.is_file():
-            raise LedgerMissing(
-                f"no cost ledger at {self.path} yet: nothing has been recorded in this "
-                "repository. Run `devloop feature SPEC` first."
-            )
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LedgerError(
-                f"{self.path.parent}: cannot create the ledger directory: {exc.strerror}."
-            ) from None
-        self._conn = self._connect()
+        self._create = create
+        self._conn: Any = self._engine.connect(create)
 
     @classmethod
-    def open(cls, root: Path, *, create: bool = True) -> Ledger:
-        """The ledger of the repository at `root` (the config's root)."""
-        return cls(ledger_path(root), create=create)
+    def open(cls, root: Path, *, create: bool = True, branch: str = "") -> Ledger:
+        """The ledger of the repository at `root` (the config's root): the shared one when
+        DEVLOOP_LEDGER_URL or `[ledger] url` names one, else `.devloop/ledger.db`. Rows
+        written through it record who and where (`branch`: the feature's branch)."""
+        from devloop.config import load
+
+        cfg = load(root)
+        url = configured_url(cfg.ledger.url)
+        repository = cfg.ledger.repository or Path(root).resolve().name
+        origin = Origin.here(repository, branch, cfg.budget.team)
+        return cls(url or ledger_path(root), create=create, origin=origin)
 
     def __enter__(self) -> Ledger:
         return self
@@ -125,123 +125,80 @@ class Ledger(Queries, Reservations):
                 self._conn.close()
                 self._conn = None
 
-    # ------------------------------------------------------------ opening
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: cannot open the ledger: {exc}.") from None
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            # The first read of the header: a non-SQLite file fails here.
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > schema.schema_version():  # refuse before changing anything in the file
-                raise self._too_new(version)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")  # durable across crashes in WAL mode
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._migrate(conn)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise LedgerError(self._database_error(exc)) from None
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _too_new(self, version: int) -> LedgerError:
-        return LedgerError(
-            f"{self.path}: ledger schema version {version} is newer than this devloop "
-            f"understands (up to {schema.schema_version()}). Upgrade devloop to read it; "
-            "do not delete the file."
-        )
-
-    def _database_error(self, exc: sqlite3.Error) -> str:
-        text = str(exc)
-        if "not a database" in text or "malformed" in text or "encrypted" in text:
-            return (
-                f"{self.path}: not a readable devloop ledger (SQLite: {text}). Move it aside "
-                f"(e.g. `mv {self.path} {self.path}.broken`); devloop starts a new ledger on "
-                "the next run."
-            )
-        if "locked" in text or "busy" in text:
-            return (
-                f"{self.path}: the ledger stayed locked by another process for "
-                f"{BUSY_TIMEOUT_S:.0f}s ({text}). Wait for it to finish, then retry."
-            )
-        return f"{self.path}: ledger error (SQLite: {text})."
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        if conn.execute("PRAGMA user_version").fetchone()[0] == schema.schema_version():
-            return
-        # IMMEDIATE takes the write lock first, so two processes opening a new ledger at
-        # once migrate it once: the second re-reads the version after the first commits.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > schema.schema_version():  # another process upgraded it meanwhile
-                raise self._too_new(version)
-            for number in range(version, schema.schema_version()):
-                for statement in schema.MIGRATIONS[number]:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number + 1}")
-            conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            _rollback(conn)
-            if "already exists" in str(exc):
-                raise LedgerError(
-                    f"{self.path}: an SQLite file that is not a devloop ledger ({exc}). "
-                    "Move it aside; devloop starts a new ledger on the next run."
-                ) from None
-            raise
-        except BaseException:
-            _rollback(conn)
-            raise
-
     # ------------------------------------------------------------ helpers
 
     @property
-    def connection(self) -> sqlite3.Connection:
+    def connection(self) -> Any:
+        """The open connection (sqlite3's, or postgres.PgConnection with the same
+        `execute`); a dropped PostgreSQL connection is reopened here, once per use."""
         if self._conn is None:
             raise LedgerError(f"{self.path}: the ledger is closed.")
+        if not self._engine.usable(self._conn):
+            self._conn = self._engine.connect(self._create)
         return self._conn
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run fn(conn) in one IMMEDIATE transaction; SQLite errors become LedgerError."""
+    def _write(self, fn: Callable[[Any], T]) -> T:
+        """Run fn(conn) in one write transaction; database errors become LedgerError."""
         with self._lock:
-            conn = self.connection
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise LedgerError(self._database_error(exc)) from None
+            conn = self._begun()
             try:
                 result = fn(conn)
                 conn.execute("COMMIT")
                 return result
-            except sqlite3.Error as exc:
-                _rollback(conn)
-                raise LedgerError(self._database_error(exc)) from None
-            except BaseException:
-                _rollback(conn)
+            except BaseException as exc:
+                self._engine.rollback(conn)
+                if self._engine.is_error(exc):
+                    raise self._engine.error(exc) from None
                 raise
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        with self._lock:
+    def _begun(self) -> Any:
+        """The connection, in a new write transaction. A connection the server dropped
+        while idle (a restart, a network blip) is reopened once: nothing was written on
+        it yet."""
+        for attempt in (1, 2):
+            conn = self.connection
             try:
-                return self.connection.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise LedgerError(self._database_error(exc)) from None
+                self._engine.begin(conn)
+                return conn
+            except Exception as exc:
+                if not self._engine.is_error(exc):
+                    raise
+                if attempt == 2 or self._engine.usable(conn):
+                    raise self._engine.error(exc) from None
+        raise AssertionError("unreachable")
 
-    @staticmethod
-    def _touch_feature(conn: sqlite3.Connection, slug: str, now: str) -> None:
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self._using(lambda conn: conn.execute(sql, params).fetchall())
+
+    def _using(self, fn: Callable[[Any], T]) -> T:
+        """fn(conn) outside a write transaction; database errors become LedgerError."""
+        with self._lock:
+            for attempt in (1, 2):
+                conn = self.connection
+                try:
+                    return fn(conn)
+                except Exception as exc:
+                    if not self._engine.is_error(exc):
+                        raise
+                    # A read is safe to repeat on a reopened connection, once.
+                    if attempt == 2 or self._engine.usable(conn):
+                        raise self._engine.error(exc) from None
+            raise AssertionError("unreachable")
+
+    def _lock_scopes(self, conn: Any, keys: Sequence[str]) -> None:
+        """Serialise this transaction with every other one that locks one of `keys`."""
+        self._engine.lock(conn, keys)
+
+    def _touch_feature(self, conn: Any, slug: str, now: str) -> None:
         conn.execute(
-            "INSERT INTO features (slug, created_at, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (slug) DO UPDATE SET updated_at = MAX(updated_at, excluded.updated_at)",
-            (slug, now, now),
+            "INSERT INTO features (slug, created_at, updated_at, repository) VALUES (?, ?, ?, ?)"
+            f" ON CONFLICT (slug) DO UPDATE SET updated_at ="
+            f" {self._engine.greatest}(features.updated_at, excluded.updated_at)",
+            (slug, now, now, self.origin.repository or None),
         )
+
+    def _origin_values(self) -> tuple[str | None, ...]:
+        return self.origin.values()
 
     # ----------------------------------------------------------- features
 
@@ -269,8 +226,9 @@ class Ledger(Queries, Reservations):
         }
         given = {name: value for name, value in values.items() if value is not None}
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Any) -> None:
             now = _now()
+            self._check_owner(conn, slug)
             self._touch_feature(conn, slug, now)
             if given:
                 assignments = ", ".join(f"{name} = ?" for name in given)
@@ -283,8 +241,23 @@ class Ledger(Queries, Reservations):
         assert found is not None
         return found
 
+    def _check_owner(self, conn: Any, slug: str) -> None:
+        """In a shared ledger a slug is one feature of one repository: a second repository
+        starting a feature of the same slug would spend against the first one's budget."""
+        mine = self.origin.repository
+        if not self.shared or not mine:
+            return
+        row = conn.execute("SELECT repository FROM features WHERE slug = ?", (slug,)).fetchone()
+        if row is not None and row[0] and row[0] != mine:
+            raise UsageError(
+                f"feature '{slug}' in the shared ledger {self.path} belongs to repository "
+                f"'{row[0]}', and this is '{mine}'. Give this feature another slug (rename the "
+                "spec, or `slug` in its front matter), or set [ledger] repository if both are "
+                "the same repository."
+            )
+
     def set_feature_status(self, slug: str, status: str) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Any) -> None:
             cur = conn.execute(
                 "UPDATE features SET status = ?, updated_at = ? WHERE slug = ?",
                 (status, _now(), slug),
@@ -295,12 +268,13 @@ class Ledger(Queries, Reservations):
         self._write(write)
 
     _FEATURE_COLUMNS = (
-        "slug, title, spec_path, branch, status, budget_pico, tag, created_at, updated_at"
+        "slug, title, spec_path, branch, status, budget_pico, tag, created_at, updated_at,"
+        " repository"
     )
 
     @staticmethod
     def _feature(row: tuple) -> Feature:
-        slug, title, spec, branch, status, budget, tag, created, updated = row
+        slug, title, spec, branch, status, budget, tag, created, updated, repository = row
         return Feature(
             slug=slug,
             title=title,
@@ -311,6 +285,7 @@ class Ledger(Queries, Reservations):
             tag=tag,
             created_at=created,
             updated_at=updated,
+            repository=repository,
         )
 
     def feature(self, slug: str) -> Feature | None:
@@ -350,11 +325,12 @@ class Ledger(Queries, Reservations):
         step's commands run (None: it runs none)."""
         started = stamp(started_at) if started_at else _now()
 
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Any) -> int:
             self._touch_feature(conn, feature, started)
             cur = conn.execute(
                 "INSERT INTO step_runs (feature, step_number, step_key, worker, tier, model,"
-                " status, started_at, route_json, sandbox) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f" status, started_at, route_json, sandbox, {', '.join(ORIGIN_FIELDS)})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     feature,
                     step_number,
@@ -366,9 +342,10 @@ class Ledger(Queries, Reservations):
                     started,
                     _json(route),
                     sandbox,
+                    *self._origin_values(),
                 ),
             )
-            return int(cur.lastrowid)
+            return int(cur.fetchone()[0])
 
         return self._write(write)
 
@@ -385,7 +362,7 @@ class Ledger(Queries, Reservations):
             raise ValueError(f"a finished step run needs a final status, not {status!r}")
         ended = stamp(ended_at) if ended_at else _now()
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Any) -> None:
             row = conn.execute(
                 "SELECT feature, ended_at FROM step_runs WHERE id = ?", (run_id,)
             ).fetchone()
@@ -421,13 +398,14 @@ class Ledger(Queries, Reservations):
         The call's reservation, if any, is settled by it (or, with `release`, released:
         a request that got no response is not billed) in the same transaction."""
         row = _call_row(call)
+        row.update(zip(ORIGIN_FIELDS, self._origin_values(), strict=True))
 
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Any) -> int:
             # The feature row is created on demand: losing a billed call because the
             # caller forgot ensure_feature() would be worse than an untitled feature.
             self._touch_feature(conn, call.feature, row["created_at"])
             cur = conn.execute(INSERT_CALL, [row[name] for name in CALL_FIELDS])
-            call_id = int(cur.lastrowid)
+            call_id = int(cur.fetchone()[0])
             if call.reservation_id is not None:
                 status = RELEASED if release else SETTLED
                 conn.execute(
@@ -461,7 +439,7 @@ class Ledger(Queries, Reservations):
         if not feature:
             raise LedgerError(f"{source}: no feature '{slug}' to import.")
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Any) -> None:
             conn.execute(
                 f"INSERT INTO features ({self._FEATURE_COLUMNS}) VALUES"
                 f" ({', '.join('?' * len(feature[0]))})",
@@ -470,7 +448,7 @@ class Ledger(Queries, Reservations):
             run_ids: dict[int, int] = {}
             for old_id, *values in runs:
                 cur = conn.execute(INSERT_RUN, values)
-                run_ids[old_id] = int(cur.lastrowid)
+                run_ids[old_id] = int(cur.fetchone()[0])
             call_ids: dict[int, int] = {}
             for old_id, *values in calls:
                 row = dict(zip(CALL_FIELDS, values, strict=True))
@@ -480,6 +458,6 @@ class Ledger(Queries, Reservations):
                 row["escalated_from"] = call_ids.get(parent) if parent is not None else None
                 row["reservation_id"] = None
                 cur = conn.execute(INSERT_CALL, [row[name] for name in CALL_FIELDS])
-                call_ids[old_id] = int(cur.lastrowid)
+                call_ids[old_id] = int(cur.fetchone()[0])
 
         self._write(write)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from devloop.errors import UsageError
 from devloop.ledger.db import ledger_path, looks_blank
+from devloop.ledger.engine import configured_url
 from devloop.state import FINISHED, features_root, list_slugs, load
 from devloop.steps import STEPS
 
@@ -21,7 +22,13 @@ class LedgerLost(UsageError):
 
 def require_ledger(root: Path) -> None:
     """Refuse to go on when the ledger lost what the feature states say was spent: a
-    missing, empty or schema-less ledger would report $0 and give the whole budget back."""
+    missing, empty or schema-less ledger would report $0 and give the whole budget back.
+    A shared (PostgreSQL) ledger is the team's to keep; its server says whether it can be
+    reached (exit 4 when not)."""
+    from devloop import config
+
+    if configured_url(config.load(root).ledger.url):
+        return
     path = ledger_path(root)
     if not looks_blank(path):
         return

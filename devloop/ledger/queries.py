@@ -1,17 +1,17 @@
 """The ledger's read side: what reports, budgets and the baseline ask of it, each one
 aggregate query (summing happens in SQL, never row by row in Python).
 
-`Queries` is mixed into `Ledger`; its methods need only `_read` and the connection.
+`Queries` is mixed into `Ledger`; its methods need only `_read` and `_using`. The SQL is
+written once for SQLite and PostgreSQL (postgres.py translates the placeholders).
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from devloop.errors import LedgerError
 from devloop.ledger.records import (
     CacheUse,
     CallGroup,
@@ -35,17 +35,62 @@ from devloop.ledger.schema import (
 from devloop.money import pico_to_usd
 
 
+def _count(condition: str) -> str:
+    """How many rows of the group satisfy `condition` (SQLite can SUM a boolean,
+    PostgreSQL cannot)."""
+    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+_ESCALATED = _count("escalated_from IS NOT NULL")
+_EMPTY = _count("outcome = 'empty'")
+_TRUNCATED = _count("outcome = 'truncated'")
+_FAILED = _count("outcome != 'ok'")
+_FRONTIER = _count("tier = 'frontier'")
+_BASELINE_UNPRICED = _count("cost_pico IS NOT NULL AND baseline_pico IS NULL")
+_SAME_USAGE_UNPRICED = _count("cost_pico IS NOT NULL AND same_usage_baseline_pico IS NULL")
+
+
+# What a team report can group by, as SQL over a row's who/where columns ("" for unknown);
+# "day" is the UTC date of the call's answer (of the step run's start).
+DIMENSIONS: dict[str, str] = {
+    "user": "COALESCE(user_name, '')",
+    "repo": "COALESCE(repository, '')",
+    "host": "COALESCE(host, '')",
+    "day": "substr({time}, 1, 10)",
+}
+
+
+def _dimension(name: str, time_column: str) -> str:
+    return DIMENSIONS[name].format(time=time_column)
+
+
+def _filters(
+    feature: str | None, since: str | None, until: str | None, time_column: str
+) -> tuple[str, tuple]:
+    """A WHERE clause: one feature, and a window [since, until) of `time_column`."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for clause, value in (
+        ("feature = ?", feature),
+        (f"{time_column} >= ?", since),
+        (f"{time_column} < ?", until),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+
+
 class Queries:
     """Read queries over the features, step runs, calls and reservations tables."""
+
+    _read: Callable[..., list[tuple]]
+    _using: Callable[..., Any]
 
     def committed(self, feature: str, step_key: str | None = None) -> Committed:
         """What counts against a ceiling: priced calls, open reservations at their worst
         case, and what a person settled by hand."""
-        with self._lock:
-            try:
-                return committed_total(self.connection, feature, step_key)
-            except sqlite3.Error as exc:
-                raise LedgerError(self._database_error(exc)) from None
+        return self._using(lambda conn: committed_total(conn, feature_scope(feature, step_key)))
 
     def committed_usd(self, feature: str, step_key: str | None = None) -> Decimal:
         return pico_to_usd(self.committed(feature, step_key).pico)
@@ -125,36 +170,65 @@ class Queries:
         """Known spend (unpriced calls excluded; see `spend` for their count)."""
         return self.spend(feature, step_key).cost_usd
 
-    def call_groups(self, feature: str | None = None) -> list[CallGroup]:
-        """Calls aggregated in SQL by feature, step, tier, model and baseline model.
+    def call_groups(
+        self,
+        feature: str | None = None,
+        *,
+        dimension: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[CallGroup]:
+        """Calls aggregated in SQL by feature, step, tier, model and baseline model; or,
+        with a `dimension` (DIMENSIONS: user, repo, host, day), by it, tier, model and
+        baseline model (feature and step come back ""). `since`/`until`: stamps, the calls
+        answered in [since, until).
 
         Grouped on the raw columns (the order of `calls_report`), so one model can come back
         in two groups (served vs requested only); callers add groups with the same key.
         """
-        where, params = ("WHERE feature = ?", (feature,)) if feature is not None else ("", ())
+        where, params = _filters(feature, since, until, "created_at")
+        if dimension is None:
+            lead, group, tail = "feature, step_key,", "feature, step_key,", "''"
+        else:
+            expr = _dimension(dimension, "created_at")
+            lead, group, tail = "'', '',", f"{expr},", expr
         rows = self._read(
-            "SELECT feature, step_key, tier, COALESCE(served_model, requested_model),"
+            f"SELECT {lead} tier, COALESCE(served_model, requested_model),"
             " baseline_model, COUNT(*), COUNT(*) - COUNT(cost_pico),"
-            " SUM(cost_pico IS NOT NULL AND baseline_pico IS NULL),"
+            f" {_BASELINE_UNPRICED},"
             " SUM(input_tokens), SUM(cache_creation_input_tokens),"
             " COALESCE(SUM(cache_write_5m_tokens), 0), COALESCE(SUM(cache_write_1h_tokens), 0),"
             " SUM(cache_read_input_tokens), SUM(output_tokens),"
             " COALESCE(SUM(cost_pico), 0),"
             " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN baseline_pico END), 0),"
             " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN same_usage_baseline_pico END), 0),"
-            " SUM(cost_pico IS NOT NULL AND same_usage_baseline_pico IS NULL)"
+            f" {_SAME_USAGE_UNPRICED}, {tail}"
             f" FROM calls {where}"
-            " GROUP BY feature, step_key, tier, served_model, requested_model, baseline_model",
+            f" GROUP BY {group} tier, served_model, requested_model, baseline_model",
             params,
         )
         return [CallGroup(*row) for row in rows]
 
-    def step_run_groups(self, feature: str | None = None) -> list[RunGroup]:
-        """Step runs aggregated by feature, step, worker, tier and model."""
-        where, params = ("WHERE feature = ?", (feature,)) if feature is not None else ("", ())
+    def step_run_groups(
+        self,
+        feature: str | None = None,
+        *,
+        dimension: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[RunGroup]:
+        """Step runs aggregated by feature, step, worker, tier and model; or by a
+        `dimension`, worker, tier and model (feature and step ""). `since`/`until`: the
+        runs started in [since, until)."""
+        where, params = _filters(feature, since, until, "started_at")
+        if dimension is None:
+            lead, group, tail = "feature, step_key,", "feature, step_key,", "''"
+        else:
+            expr = _dimension(dimension, "started_at")
+            lead, group, tail = "'', '',", f"{expr},", expr
         rows = self._read(
-            "SELECT feature, step_key, MIN(step_number), worker, COALESCE(tier, 'script'),"
-            f" model, COUNT(*) FROM step_runs {where} GROUP BY feature, step_key, worker,"
+            f"SELECT {lead} MIN(step_number), worker, COALESCE(tier, 'script'),"
+            f" model, COUNT(*), {tail} FROM step_runs {where} GROUP BY {group} worker,"
             " COALESCE(tier, 'script'), model",
             params,
         )
@@ -186,8 +260,7 @@ class Queries:
         rows = self._read(
             "SELECT step_run_id, COUNT(*), COUNT(cost_pico), COALESCE(SUM(cost_pico), 0),"
             " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN baseline_pico END), 0),"
-            " SUM(escalated_from IS NOT NULL), SUM(outcome = 'empty'),"
-            " SUM(outcome = 'truncated'), SUM(outcome != 'ok'), SUM(tier = 'frontier'),"
+            f" {_ESCALATED}, {_EMPTY}, {_TRUNCATED}, {_FAILED}, {_FRONTIER},"
             " SUM(input_tokens), SUM(cache_creation_input_tokens),"
             " SUM(cache_read_input_tokens), SUM(output_tokens)"
             f" FROM calls {where} GROUP BY step_run_id",
@@ -196,15 +269,17 @@ class Queries:
         return {row[0]: RunCallStats(*row[1:]) for row in rows}
 
     def outcome_groups(self, feature: str | None = None) -> list[OutcomeGroup]:
-        """Calls aggregated by step, tier, model and outcome (`devloop metrics`)."""
+        """Calls aggregated by step, tier, model, outcome, repository and team (`devloop
+        metrics`: one scrape of a shared ledger covers the whole team)."""
         where, params = ("WHERE feature = ?", (feature,)) if feature is not None else ("", ())
         rows = self._read(
             "SELECT step_key, tier, COALESCE(served_model, requested_model), outcome, COUNT(*),"
             " SUM(input_tokens), SUM(cache_creation_input_tokens),"
             " SUM(cache_read_input_tokens), SUM(output_tokens), COALESCE(SUM(cost_pico), 0),"
             " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN baseline_pico END), 0),"
-            " SUM(escalated_from IS NOT NULL)"
-            f" FROM calls {where} GROUP BY step_key, tier, served_model, requested_model, outcome",
+            f" {_ESCALATED}, COALESCE(repository, ''), COALESCE(team, '')"
+            f" FROM calls {where} GROUP BY step_key, tier, served_model, requested_model, outcome,"
+            " COALESCE(repository, ''), COALESCE(team, '')",
             params,
         )
         return [OutcomeGroup(*row) for row in rows]
@@ -237,25 +312,64 @@ class Queries:
         return [CallSpan(*row) for row in rows]
 
 
-def committed_total(conn: sqlite3.Connection, feature: str, step_key: str | None) -> Committed:
-    step = " AND step_key = ?" if step_key is not None else ""
-    params: tuple = (feature, step_key) if step_key is not None else (feature,)
-    calls_pico, unpriced = conn.execute(
-        "SELECT COALESCE(SUM(cost_pico), 0),"
-        " SUM(cost_pico IS NULL AND outcome NOT LIKE 'api_error%' AND id NOT IN"
-        "  (SELECT call_id FROM reservations WHERE status = ? AND call_id IS NOT NULL))"
-        f" FROM calls WHERE feature = ?{step}",
-        (SETTLED_BY_HAND, *params),
+@dataclass(frozen=True)
+class Scope:
+    """What a ceiling counts: which calls, which open reservations, which amounts settled
+    by hand (SQL conditions on each table, with their parameters)."""
+
+    calls: str
+    calls_params: tuple
+    held: str
+    held_params: tuple
+    by_hand: str
+    by_hand_params: tuple
+
+
+def feature_scope(feature: str, step_key: str | None = None) -> Scope:
+    where = "feature = ?" + (" AND step_key = ?" if step_key is not None else "")
+    params = (feature,) if step_key is None else (feature, step_key)
+    return Scope(where, params, where, params, where, params)
+
+
+def team_scope(team: str, since: str) -> Scope:
+    """A team's spending since `since` (a stamp): its calls answered since then, every
+    reservation of it still open, and what a person settled by hand since then."""
+    return Scope(
+        "team = ? AND created_at >= ?",
+        (team, since),
+        "team = ?",
+        (team,),
+        "team = ? AND settled_at >= ?",
+        (team, since),
+    )
+
+
+def committed_total(conn: Any, scope: Scope) -> Committed:
+    """What counts against one ceiling, read in one statement: one snapshot, so a call
+    settling its reservation meanwhile is counted once, as one or the other (postgres.py)."""
+    row = conn.execute(
+        "SELECT"
+        f" (SELECT COALESCE(SUM(cost_pico), 0) FROM calls WHERE {scope.calls}),"
+        f" (SELECT COUNT(*) FROM calls WHERE {scope.calls} AND cost_pico IS NULL"
+        "   AND outcome NOT LIKE 'api_error%' AND id NOT IN"
+        "   (SELECT call_id FROM reservations WHERE status = ? AND call_id IS NOT NULL)),"
+        " (SELECT COALESCE(SUM(worst_pico), 0) FROM reservations"
+        f"   WHERE status = ? AND {scope.held}),"
+        f" (SELECT COUNT(*) FROM reservations WHERE status = ? AND {scope.held}),"
+        " (SELECT COALESCE(SUM(settled_pico), 0) FROM reservations"
+        f"   WHERE status = ? AND {scope.by_hand})",
+        (
+            *scope.calls_params,
+            *scope.calls_params,
+            SETTLED_BY_HAND,
+            RESERVED,
+            *scope.held_params,
+            RESERVED,
+            *scope.held_params,
+            SETTLED_BY_HAND,
+            *scope.by_hand_params,
+        ),
     ).fetchone()
-    open_pico, open_count = conn.execute(
-        "SELECT COALESCE(SUM(worst_pico), 0), COUNT(*) FROM reservations"
-        f" WHERE status = ? AND feature = ?{step}",
-        (RESERVED, *params),
-    ).fetchone()
-    (by_hand,) = conn.execute(
-        "SELECT COALESCE(SUM(settled_pico), 0) FROM reservations"
-        f" WHERE status = ? AND feature = ?{step}",
-        (SETTLED_BY_HAND, *params),
-    ).fetchone()
+    calls_pico, unpriced, open_pico, open_count, by_hand = (int(v or 0) for v in row)
     total = calls_pico + open_pico + by_hand
-    return Committed(total, calls_pico, open_pico, open_count, by_hand, unpriced or 0)
+    return Committed(total, calls_pico, open_pico, open_count, by_hand, unpriced)

@@ -51,6 +51,45 @@ class Feature:
     tag: str | None
     created_at: str
     updated_at: str
+    repository: str | None = None  # the repository that started it (shared ledgers)
+
+
+USER_ENV = "DEVLOOP_USER"  # who to record, when the login name is not it (a CI runner)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who and where the rows of one open ledger are written: recorded on every call,
+    step run and reservation (`ORIGIN_FIELDS`). Empty means unknown (stored as NULL)."""
+
+    user_name: str = ""
+    host: str = ""
+    repository: str = ""
+    branch: str = ""
+    team: str = ""  # [budget] team: whose shared daily/monthly ceilings the calls count to
+
+    @classmethod
+    def here(cls, repository: str = "", branch: str = "", team: str = "") -> Origin:
+        """This process's user ($DEVLOOP_USER, else the login name) and host."""
+        import os
+        import socket
+
+        user = os.environ.get(USER_ENV, "").strip()
+        if not user:
+            import getpass
+
+            try:
+                user = getpass.getuser()
+            except (KeyError, OSError):  # a uid with no passwd entry (some containers)
+                user = f"uid {os.getuid()}"
+        return cls(user, socket.gethostname(), repository, branch, team)
+
+    def values(self) -> tuple[str | None, ...]:
+        """In the order of ORIGIN_FIELDS, "" as None."""
+        return tuple(
+            value or None
+            for value in (self.user_name, self.host, self.repository, self.branch, self.team)
+        )
 
 
 @dataclass(frozen=True)
@@ -233,6 +272,7 @@ class CallGroup:
     baseline_pico: int  # over calls with a known cost and a known baseline
     same_usage_baseline_pico: int = 0  # the same, for the same-usage baseline
     same_usage_unpriced_calls: int = 0  # cost known, same-usage baseline NULL
+    dimension: str = ""  # the user, repo, host or day grouped by (queries.DIMENSIONS)
 
 
 @dataclass(frozen=True)
@@ -246,6 +286,7 @@ class RunGroup:
     tier: str
     model: str | None
     runs: int
+    dimension: str = ""  # the user, repo, host or day grouped by (queries.DIMENSIONS)
 
 
 @dataclass(frozen=True)
@@ -287,7 +328,7 @@ class RunCallStats:
 
 @dataclass(frozen=True)
 class OutcomeGroup:
-    """Calls aggregated by (step, tier, model, outcome)."""
+    """Calls aggregated by (step, tier, model, outcome, repository, team)."""
 
     step_key: str
     tier: str
@@ -301,6 +342,8 @@ class OutcomeGroup:
     cost_pico: int  # over calls with a known cost
     baseline_pico: int  # over calls with a known cost
     escalated: int
+    repository: str = ""  # "" when not recorded
+    team: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,44 @@
 """The ledger's schema: migrations (applied in order, never edited once released) and the
-columns of step runs and calls by name, so inserts and the A/B import list them once."""
+columns of step runs and calls by name, so inserts and the A/B import list them once.
+
+One list of migrations serves both back ends. It is written in SQLite's dialect; PostgreSQL
+gets the same statements with 64-bit integer columns (`postgres_form`), and the few
+statements that have no common form (the append-only triggers) say both forms (`Per`).
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Per:
+    """A statement whose text differs by back end (SQLite's is the released one)."""
+
+    sqlite: str
+    postgres: tuple[str, ...]
+
+
+Statement = str | Per
+
+# PostgreSQL has no BEFORE ... RAISE(ABORT) triggers: one function refuses every change to a
+# call row, fired per row on UPDATE and DELETE and per statement on TRUNCATE (which skips
+# row triggers).
+_PG_APPEND_ONLY = """CREATE FUNCTION devloop_calls_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'calls is append-only: a call row is never %',
+            CASE TG_OP WHEN 'UPDATE' THEN 'updated' ELSE 'deleted' END
+            USING ERRCODE = 'integrity_constraint_violation';
+    END $$"""
+_PG_NO_UPDATE = (
+    "CREATE TRIGGER calls_no_update BEFORE UPDATE ON calls"
+    " FOR EACH ROW EXECUTE FUNCTION devloop_calls_append_only()"
+)
+
 # Each entry moves the schema from version i to i+1. Never edit a released entry: append.
-MIGRATIONS: list[tuple[str, ...]] = [
+MIGRATIONS: list[tuple[Statement, ...]] = [
     (  # 1: features, step runs and append-only calls
         """CREATE TABLE features (
             id INTEGER PRIMARY KEY,
@@ -77,10 +111,21 @@ MIGRATIONS: list[tuple[str, ...]] = [
             baseline_pico
         )""",
         "CREATE INDEX calls_step_run ON calls(step_run_id)",
-        """CREATE TRIGGER calls_no_update BEFORE UPDATE ON calls
+        Per(
+            """CREATE TRIGGER calls_no_update BEFORE UPDATE ON calls
            BEGIN SELECT RAISE(ABORT, 'calls is append-only: a call row is never updated'); END""",
-        """CREATE TRIGGER calls_no_delete BEFORE DELETE ON calls
+            (_PG_APPEND_ONLY, _PG_NO_UPDATE),
+        ),
+        Per(
+            """CREATE TRIGGER calls_no_delete BEFORE DELETE ON calls
            BEGIN SELECT RAISE(ABORT, 'calls is append-only: a call row is never deleted'); END""",
+            (
+                "CREATE TRIGGER calls_no_delete BEFORE DELETE ON calls"
+                " FOR EACH ROW EXECUTE FUNCTION devloop_calls_append_only()",
+                "CREATE TRIGGER calls_no_truncate BEFORE TRUNCATE ON calls"
+                " FOR EACH STATEMENT EXECUTE FUNCTION devloop_calls_append_only()",
+            ),
+        ),
     ),
     (  # 2: the sandbox each step run's commands ran in ("bubblewrap 0.8.0", "off (...)")
         "ALTER TABLE step_runs ADD COLUMN sandbox TEXT",
@@ -95,10 +140,13 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE calls ADD COLUMN started_at TEXT",  # when the request was sent
         # Rows recorded before this version have only the same-usage baseline: it stays
         # their baseline, and is copied where the new column expects it.
-        "DROP TRIGGER calls_no_update",
+        Per("DROP TRIGGER calls_no_update", ("DROP TRIGGER calls_no_update ON calls",)),
         "UPDATE calls SET same_usage_baseline_pico = baseline_pico",
-        """CREATE TRIGGER calls_no_update BEFORE UPDATE ON calls
+        Per(
+            """CREATE TRIGGER calls_no_update BEFORE UPDATE ON calls
            BEGIN SELECT RAISE(ABORT, 'calls is append-only: a call row is never updated'); END""",
+            (_PG_NO_UPDATE,),
+        ),
         "CREATE INDEX calls_request ON calls(feature, step_key, request_sha256)",
         """CREATE TABLE reservations (
             id INTEGER PRIMARY KEY,
@@ -125,7 +173,43 @@ MIGRATIONS: list[tuple[str, ...]] = [
             created_at TEXT NOT NULL
         )""",
     ),
+    (  # 4: who and where (shared ledgers), team budgets, team reports
+        "ALTER TABLE features ADD COLUMN repository TEXT",
+        *(
+            f"ALTER TABLE {table} ADD COLUMN {column} TEXT"
+            for table in ("calls", "step_runs", "reservations")
+            for column in ("user_name", "host", "repository", "branch", "team")
+            if (table, column) != ("reservations", "host")  # it has one since version 3
+        ),
+        # A team ceiling sums the team's calls since the start of the day or month.
+        "CREATE INDEX calls_team ON calls(team, created_at)",
+        "CREATE INDEX reservations_team ON reservations(team, status)",
+        # Covering index of the team reports (`devloop cost --all --by user|repo|host|day`,
+        # `--since/--until`): an aggregate reads it instead of the wide call rows.
+        """CREATE INDEX calls_team_report ON calls(
+            created_at, user_name, repository, host, team, tier, served_model,
+            requested_model, baseline_model, feature, step_key, input_tokens,
+            cache_creation_input_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
+            cache_read_input_tokens, output_tokens, cost_pico, baseline_pico,
+            same_usage_baseline_pico
+        )""",
+    ),
 ]
+
+
+def sqlite_form(statement: Statement) -> tuple[str, ...]:
+    return (statement.sqlite,) if isinstance(statement, Per) else (statement,)
+
+
+def postgres_form(statement: Statement) -> tuple[str, ...]:
+    """The statement as PostgreSQL runs it: integers are 64-bit (pico-USD amounts pass
+    2**31 at $0.002) and an INTEGER PRIMARY KEY is an identity column."""
+    if isinstance(statement, Per):
+        return statement.postgres
+    text = statement.replace(
+        "INTEGER PRIMARY KEY REFERENCES", "BIGINT PRIMARY KEY REFERENCES"
+    ).replace("INTEGER PRIMARY KEY", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+    return (re.sub(r"\bINTEGER\b", "BIGINT", text),)
 
 
 # Reservation states: a call in flight holds its worst case against the ceilings until it
@@ -144,7 +228,12 @@ def schema_version() -> int:
 RUN_FIELDS = (
     "feature", "step_number", "step_key", "worker", "tier", "model", "status", "started_at",
     "ended_at", "outcome_json", "route_json", "sandbox",
+    "user_name", "host", "repository", "branch", "team",
 )  # fmt: skip
+
+# Who and where a row was written: the columns of `Origin` (records.py), on calls, step runs
+# and reservations.
+ORIGIN_FIELDS = ("user_name", "host", "repository", "branch", "team")
 
 
 CALL_FIELDS = (
@@ -156,14 +245,17 @@ CALL_FIELDS = (
     "price_version", "latency_ms", "stop_reason", "request_id", "outcome", "retries",
     "escalated_from", "created_at", "same_usage_baseline_pico", "cache_json",
     "request_sha256", "transcript", "reservation_id", "started_at",
+    "user_name", "host", "repository", "branch", "team",
 )  # fmt: skip
 
 
 INSERT_RUN = (
     f"INSERT INTO step_runs ({', '.join(RUN_FIELDS)}) VALUES ({', '.join('?' * len(RUN_FIELDS))})"
+    " RETURNING id"
 )
 
 
 INSERT_CALL = (
     f"INSERT INTO calls ({', '.join(CALL_FIELDS)}) VALUES ({', '.join('?' * len(CALL_FIELDS))})"
+    " RETURNING id"
 )

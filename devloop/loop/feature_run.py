@@ -69,7 +69,7 @@ class FeatureRun:
         self.routes: dict[str, routing.Route] = {}  # the route of each step's current run
         self.started: dict[str, float] = {}  # monotonic start of each running step
         self.run_ids: list[int] = []  # step runs opened by this execution (for tracing)
-        self.ledger = Ledger.open(self.root)
+        self.ledger = Ledger.open(self.root, branch=state.branch)
         budget = Decimal(state.budget_usd) if state.budget_usd else None
         self.door = Door(
             cfg,

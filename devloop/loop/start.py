@@ -99,6 +99,17 @@ def start(
             )
         if engine.needs_sandbox(STEPS[0].number, options.stop_after):
             sandbox.runner(cfg, required=True)  # no sandbox: refuse before anything is made
+        # The ledger first: one that cannot be reached (a shared one, exit 4), or a slug that
+        # another repository owns there, stops the run before anything is made.
+        with Ledger.open(root, branch=branch) as ledger:
+            ledger.ensure_feature(
+                spec.slug,
+                title=spec.title,
+                spec_path=str(spec_path),
+                branch=branch,
+                status="running",
+                budget_usd=options.budget_usd,
+            )
         private = runfiles.private_at_start(root, exclude=EXCLUDE)
         directory = state_mod.feature_dir(root, spec.slug)
         freeze_prefix(cfg, spec, directory)  # before branching: a failure leaves no branch
@@ -117,15 +128,6 @@ def start(
             private=private,
         )
         state_mod.save(root, state)
-        with Ledger.open(root) as ledger:
-            ledger.ensure_feature(
-                spec.slug,
-                title=spec.title,
-                spec_path=str(spec_path),
-                branch=branch,
-                status="running",
-                budget_usd=options.budget_usd,
-            )
         emit(Event("note", spec.slug, message=f"created branch {branch} from {head[:12]}"))
         run = engine.Run(cfg, state, emit, agent_factory)
         return run.execute(options.stop_after)

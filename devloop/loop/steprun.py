@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from devloop import state as state_mod
-from devloop.errors import BudgetExceeded, DevloopError
+from devloop.errors import BudgetExceeded, DevloopError, LedgerUnreachable
 from devloop.loop.events import Event, event_usd
 from devloop.loop.feature_run import FeatureRun, Produced
 from devloop.money import pico_to_usd
@@ -144,6 +144,8 @@ def complete(run: FeatureRun, step: Step, produced: Produced) -> None:
 
 def failed(run: FeatureRun, step: Step, exc: BaseException) -> None:
     status = "budget" if isinstance(exc, BudgetExceeded) else FAILED
+    if isinstance(exc, LedgerUnreachable):  # cut off, like a kill: it runs again on resume
+        status = INTERRUPTED
     message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
     result = dict(run.state.step(step.key).result)  # keep what a partial run recorded
     result["error"] = message
@@ -205,16 +207,19 @@ def ensure_group(run: FeatureRun, steps: list[Step], body: Body) -> None:
 
 
 def recover_killed(run: FeatureRun) -> None:
-    """Steps still marked running were cut off by a kill: close them, run them again."""
+    """Steps still marked running were cut off by a kill: close them, run them again. A
+    step cut off by a shared ledger going away is marked interrupted already, but its step
+    run could not be closed then: close it now, so its answers can be used again."""
     for step in STEPS:
         st = run.state.step(step.key)
-        if st.status != RUNNING:
+        if st.status not in (RUNNING, INTERRUPTED):
             continue
         if st.run_id is not None:
-            with contextlib.suppress(DevloopError):
+            with contextlib.suppress(DevloopError):  # closed already: nothing to do
                 run.ledger.finish_step_run(st.run_id, INTERRUPTED, {"error": "killed"})
-        st.status = INTERRUPTED
-        run.note(f"step {step.number} ({step.key}) was cut off earlier; it runs again.")
+        if st.status == RUNNING:
+            st.status = INTERRUPTED
+            run.note(f"step {step.number} ({step.key}) was cut off earlier; it runs again.")
     run.save()
 
 

@@ -155,8 +155,14 @@ class Door:
         raise AssertionError("unreachable")
 
     def ceilings(self, step: str) -> dict[str, Decimal | None]:
-        step_usd = self.cfg.budget.steps.get(step, self.cfg.budget.step_usd)
-        return {"feature": self.feature_budget_usd, "step": step_usd}
+        """The ceilings a call of `step` must fit: the feature's, the step's, and the
+        team's per UTC day and month ([budget] team, shared by everyone on the ledger)."""
+        budget = self.cfg.budget
+        step_usd = budget.steps.get(step, budget.step_usd)
+        ceilings = {"feature": self.feature_budget_usd, "step": step_usd}
+        if budget.team:
+            ceilings.update(team_day=budget.daily_usd, team_month=budget.monthly_usd)
+        return ceilings
 
     def recover(self) -> list[OpenReservation]:
         """Settle what an earlier run left in flight (recovery.py); the calls still open."""
@@ -255,7 +261,13 @@ class Door:
     def _refusal(
         self, step: str, model: str, params: dict[str, Any], worst: Decimal | None, why: Refusal
     ) -> str:
-        where = f"feature '{self.feature}'" if why.scope == "feature" else f"step '{step}'"
+        where = {
+            "feature": f"feature '{self.feature}'",
+            "step": f"step '{step}'",
+            "team_day": f"team '{self.cfg.budget.team}' today (UTC, every feature on the ledger)",
+            "team_month": f"team '{self.cfg.budget.team}' this month (UTC, every feature on "
+            "the ledger)",
+        }[why.scope]
         ceiling = pico_to_usd(why.ceiling_pico)
         if why.unpriced:
             return (
@@ -276,8 +288,13 @@ class Door:
             f"budget: the next call of step '{step}' to {model} could cost up to "
             f"{usd(worst)} (its worst case: every prompt token it could be billed for at the "
             f"cache-write rate, and {params['max_tokens']:,} output tokens), but {where} has "
-            f"{usd(left)} left of {usd(ceiling, 2)} ({parts}). The call was not sent. Raise the "
-            "ceiling (--budget, or [budget] in devloop.toml) and resume."
+            f"{usd(left)} left of {usd(ceiling, 2)} ({parts}). The call was not sent. "
+            + (
+                "The team's ceiling is [budget] daily_usd / monthly_usd in devloop.toml: raise "
+                "it, or wait for the next day or month, and resume."
+                if why.scope in ("team_day", "team_month")
+                else "Raise the ceiling (--budget, or [budget] in devloop.toml) and resume."
+            )
         )
 
     def _send(
@@ -361,17 +378,11 @@ class Door:
             attempt_log.on_response = None
 
         reply_dict = message.model_dump(mode="json")
-        combined = {**reply_dict, "content": [*prior_content, *(reply_dict.get("content") or [])]}
-        verdict = classify(combined, schema)
-        record = self.priced(
-            record,
-            reply_dict,
-            verdict,
-            sent_at=sent_at,
-            latency_ms=int((time.monotonic() - started) * 1000),
-            request_id=request_id,
-            retries=self._attempts(stream_retries) - 1,
-        )
+        latency_ms = int((time.monotonic() - started) * 1000)
+        # The billed answer goes to the transcript first: pricing reads the ledger (the
+        # baseline replays the feature's calls), and a shared ledger can go away in between;
+        # the next run books the answer from here (recovery.py).
+        transcript = None
         if self.exchanges is not None:
             meta = {
                 "reservation": reservation,
@@ -382,9 +393,19 @@ class Door:
                 "step_run_id": step_run_id,
                 "escalated_from": escalated_from,
             }
-            record = replace(
-                record, transcript=self.exchanges.write(step, params, reply_dict, meta)
-            )
+            transcript = self.exchanges.write(step, params, reply_dict, meta)
+        combined = {**reply_dict, "content": [*prior_content, *(reply_dict.get("content") or [])]}
+        verdict = classify(combined, schema)
+        record = self.priced(
+            record,
+            reply_dict,
+            verdict,
+            sent_at=sent_at,
+            latency_ms=latency_ms,
+            request_id=request_id,
+            retries=self._attempts(stream_retries) - 1,
+        )
+        record = replace(record, transcript=transcript)
         call_id = self.ledger.record_call(record)  # before anything else can fail
         self._after(step, record)
         return _Sent(reply_dict, record, call_id, verdict)

@@ -121,6 +121,8 @@ def to_json(report: CostReport) -> dict[str, Any]:
         "schema": JSON_SCHEMA,
         "scope": report.scope,
         "group_by": report.group_by,
+        "since": report.since,
+        "until": report.until,
         "ledger": str(report.ledger_path),
         "feature": _feature_json(report.feature),
         "currency": "USD",
@@ -252,6 +254,15 @@ def _summary(names: list[str], plural: str) -> str:
     return names[0] if names else "-"
 
 
+def _window_text(report: CostReport) -> str:
+    parts = []
+    if report.since:
+        parts.append(f"from {report.since}")
+    if report.until:
+        parts.append(f"before {report.until}")
+    return " ".join(parts)
+
+
 def table_view(report: CostReport) -> TableView:
     """Cells for a terminal, plain-text or Markdown table, with the total as footer."""
     total = report.total
@@ -270,7 +281,7 @@ def table_view(report: CostReport) -> TableView:
             "step": ["#", "step", "tier", "model"],
             "model": ["model", "tier"],
             "tier": ["tier", "model"],
-        }[report.group_by]
+        }.get(report.group_by, [report.group_by, "model"])
         headers = first + _TOKEN_HEADERS + _MONEY_HEADERS
         rows = []
         for r in report.rows:
@@ -281,16 +292,18 @@ def table_view(report: CostReport) -> TableView:
                 + [row_tiers, row_models],
                 "model": [r.key, row_tiers],
                 "tier": [r.key, row_models],
-            }[report.group_by]
+            }.get(report.group_by, [r.key, row_models])
             rows.append(lead + _token_cells(r) + _money_cells(r))
         lead_total = {
             "step": ["", "total", tiers, models],
             "model": ["total", tiers],
             "tier": ["total", models],
-        }[report.group_by]
+        }.get(report.group_by, ["total", models])
         footer = lead_total + _token_cells(total) + _money_cells(total)
         scope = f"feature '{report.feature.slug}'" if report.feature else "all features"
         title = f"Cost of {scope} by {report.group_by}"
+    if report.since or report.until:
+        title += f", calls answered {_window_text(report)}"
     right = {i for i, h in enumerate(headers) if h in (*_TOKEN_HEADERS, *_MONEY_HEADERS, "#")}
     # The row's own name is never dropped: it is the first column after any "#".
     name = headers[1] if headers[0] == "#" else headers[0]

@@ -26,7 +26,10 @@ from devloop.reports import cache_groups
 from devloop.reports.cache_groups import CacheGroup
 from devloop.steps import SCRIPT, TIERS
 
-GROUPINGS: tuple[str, ...] = ("step", "model", "tier")
+GROUPINGS: tuple[str, ...] = ("step", "model", "tier", "user", "repo", "host", "day")
+# Groupings by who and where (the ledger's DIMENSIONS), grouped in SQL on their own column.
+TEAM_GROUPINGS: tuple[str, ...] = ("user", "repo", "host", "day")
+UNKNOWN = "(unknown)"  # the key of rows whose who/where was not recorded (older rows)
 JSON_SCHEMA = "devloop.cost/1"
 BASELINES = ("counterfactual", "same-usage")
 BASELINE_NOTES = {
@@ -170,6 +173,8 @@ class CostReport:
     baseline: str = "counterfactual"  # which baseline the baseline/saved columns show
     unsettled: list[OpenReservation] = field(default_factory=list)  # calls in flight at a crash
     cache_groups: list[CacheGroup] = field(default_factory=list)  # one feature's (cache_groups.py)
+    since: str | None = None  # the window reported: calls answered in [since, until)
+    until: str | None = None
 
 
 # --------------------------------------------------------------- building
@@ -182,10 +187,15 @@ def build(
     all_features: bool = False,
     by: str | None = None,
     baseline: str = "counterfactual",
+    since: str | None = None,
+    until: str | None = None,
 ) -> CostReport:
     """The report for one feature (`slug`, default the most recent) or for all of them.
-    `baseline`: which frontier baseline the baseline and saved columns show."""
+    `baseline`: which frontier baseline the baseline and saved columns show. `since` and
+    `until` (as `devloop cost` takes them: a date or a time, UTC unless it says) keep the
+    calls answered in [since, until); a date as `until` includes that whole day."""
     check_arguments(slug, all_features=all_features, by=by, baseline=baseline)
+    start, end = window(since, until)
     features = ledger.features()
     if not features:
         raise LedgerMissing(
@@ -199,7 +209,8 @@ def build(
             raise UsageError(_unknown_slug(slug or "", features, ledger.path))
     group_by = by or ("feature" if all_features else "step")
     only = feature.slug if feature else None
-    calls = ledger.call_groups(only)
+    dimension = group_by if group_by in TEAM_GROUPINGS else None
+    calls = ledger.call_groups(only, dimension=dimension, since=start, until=end)
     if baseline == "same-usage":
         calls = [
             replace(
@@ -209,8 +220,12 @@ def build(
             )
             for g in calls
         ]
-    runs = ledger.step_run_groups(only)
-    rows = _fold(group_by, features if group_by == "feature" else [], calls, runs)
+    runs = ledger.step_run_groups(only, dimension=dimension, since=start, until=end)
+    listed = features if group_by == "feature" else []
+    if listed and (start or end):  # a window lists the features active in it
+        active = {g.feature for g in calls} | {r.feature for r in runs}
+        listed = [f for f in listed if f.slug in active]
+    rows = _fold(group_by, listed, calls, runs)
     total = CostRow(key="total")
     for row in rows:
         total.add_row(row)
@@ -226,7 +241,46 @@ def build(
         baseline=baseline,
         unsettled=ledger.open_reservations(only),
         cache_groups=cache_groups.groups(ledger.cache_uses(only)) if only else [],
+        since=start,
+        until=end,
     )
+
+
+def window(since: str | None, until: str | None) -> tuple[str | None, str | None]:
+    """`--since` and `--until` as ledger stamps: [since, until). A date alone is midnight
+    UTC, and a date as `until` means the end of that day; a time without a zone is UTC."""
+    start = _moment(since, "--since", end_of_day=False)
+    end = _moment(until, "--until", end_of_day=True)
+    if start is not None and end is not None and start >= end:
+        raise UsageError(f"--since {since} is not before --until {until}: the window is empty.")
+    return start, end
+
+
+def _moment(text: str | None, what: str, *, end_of_day: bool) -> str | None:
+    from datetime import UTC, date, datetime, timedelta
+
+    from devloop.ledger import stamp
+
+    if text is None:
+        return None
+    value = text.strip()
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        day = None
+    if day is not None:
+        moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return stamp(moment + timedelta(days=1) if end_of_day else moment)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"{what} {text}: give a date or a time, e.g. {what} 2026-03-01 or "
+            f"{what} 2026-03-01T09:30 (UTC unless it says, e.g. +02:00)."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return stamp(moment)
 
 
 def build_for_repo(
@@ -236,14 +290,25 @@ def build_for_repo(
     all_features: bool = False,
     by: str | None = None,
     baseline: str = "counterfactual",
+    since: str | None = None,
+    until: str | None = None,
 ) -> CostReport:
     """Open the repository's ledger read-only-ish (never create it) and build the report."""
     from devloop.ledger import require_ledger
 
     check_arguments(slug, all_features=all_features, by=by, baseline=baseline)
+    window(since, until)  # a bad date is a usage error before the ledger is opened
     require_ledger(root)
     with Ledger.open(root, create=False) as ledger:
-        return build(ledger, slug, all_features=all_features, by=by, baseline=baseline)
+        return build(
+            ledger,
+            slug,
+            all_features=all_features,
+            by=by,
+            baseline=baseline,
+            since=since,
+            until=until,
+        )
 
 
 def check_arguments(
@@ -276,7 +341,11 @@ def _step_number(key: str) -> int | None:
         return None
 
 
-def _group_key(group_by: str, *, feature: str, step: str, tier: str, model: str | None) -> str:
+def _group_key(
+    group_by: str, *, feature: str, step: str, tier: str, model: str | None, dimension: str
+) -> str:
+    if group_by in TEAM_GROUPINGS:
+        return dimension or UNKNOWN
     return {"feature": feature, "step": step, "tier": tier, "model": model or ""}[group_by]
 
 
@@ -296,14 +365,24 @@ def _fold(
         row(feature.slug).feature = feature
     for group in calls:
         key = _group_key(
-            group_by, feature=group.feature, step=group.step_key, tier=group.tier, model=group.model
+            group_by,
+            feature=group.feature,
+            step=group.step_key,
+            tier=group.tier,
+            model=group.model,
+            dimension=group.dimension,
         )
         row(key).add_calls(group)
     for run in runs:
         if group_by == "model":
             continue  # a run may use several models (escalation); runs count per step/tier
         key = _group_key(
-            group_by, feature=run.feature, step=run.step_key, tier=run.tier, model=run.model
+            group_by,
+            feature=run.feature,
+            step=run.step_key,
+            tier=run.tier,
+            model=run.model,
+            dimension=run.dimension,
         )
         target = row(key)
         target.runs += run.runs
