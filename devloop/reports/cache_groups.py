@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devloop.ledger import CacheUse
-from devloop.ledger.baseline import prefix_key
 
 NO_BREAKPOINT = "(no cache breakpoint)"
 
@@ -55,6 +54,8 @@ class CacheGroup:
 
 def groups(uses: list[CacheUse]) -> list[CacheGroup]:
     """The calls (in send order) folded into their cache groups, in order of first use."""
+    from devloop.ledger.baseline import prefix_key  # the prompt-cache model: only when asked
+
     found: dict[tuple[str, str | None], CacheGroup] = {}
     for use in uses:
         prefix = prefix_key(use.shape) if use.shape else None
