@@ -45,6 +45,9 @@ class Ecosystem:
     reaches_nested: Callable[[Project], bool] = lambda project: False
     note: str = ""  # said when one of its commands is written: what it needs to run
     sandbox_read: tuple[str, ...] = ()  # [sandbox] read entries its commands need
+    # Its source files, written as the <key>_files of its lint and format commands, so the
+    # hooks and the agent hand a check only the files it checks (and skip it otherwise).
+    source_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,7 @@ ECOSYSTEMS = (
         loose_files=("*.py",),
         ignored=PYTHON_BYPRODUCTS,
         reaches_nested=lambda p: p.python_workspace,
+        source_files=("*.py", "*.pyi"),
     ),
     Ecosystem(
         "node",
@@ -140,6 +144,7 @@ ECOSYSTEMS = (
         reaches_nested=lambda p: p.node_workspace,
         note="the scripts run what is installed in node_modules: install it first "
         f"(`{{pm}} install`); {_NO_NETWORK}",
+        source_files=("*.js", "*.jsx", "*.mjs", "*.cjs", "*.ts", "*.tsx", "*.mts", "*.cts"),
     ),
     Ecosystem(
         "go",
@@ -147,6 +152,7 @@ ECOSYSTEMS = (
         ("go.mod",),
         reaches_nested=lambda p: p.go_workspace,
         note="go downloads modules missing from its module cache; " + _NO_NETWORK,
+        source_files=("*.go",),
     ),
     Ecosystem(
         "rust",
@@ -156,6 +162,7 @@ ECOSYSTEMS = (
         reaches_nested=lambda p: p.cargo_workspace,
         note="cargo downloads crates missing from ~/.cargo on a first build (cargo fetch); "
         + _NO_NETWORK,
+        source_files=("*.rs",),
     ),
     Ecosystem(
         "maven",
@@ -381,6 +388,13 @@ def detect(root: Path, path: str | None = None, *, look_below: bool = True) -> D
             setattr(commands, key, command)
     if TYPECHECK in chosen:
         commands.lint = " && ".join(c for c in (commands.lint, chosen[TYPECHECK][1]) if c)
+    by_name = {e.name: e for e in ECOSYSTEMS}
+    for key in ("lint", "format"):
+        owners = [
+            chosen[k][0].ecosystem for k in (key, TYPECHECK if key == "lint" else "") if k in chosen
+        ]
+        patterns = [p for name in dict.fromkeys(owners) for p in by_name[name].source_files]
+        setattr(commands, f"{key}_files", patterns)
     kept = []
     for item in left_out:
         if item.shadowed or item.candidate.key not in chosen:

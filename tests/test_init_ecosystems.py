@@ -497,3 +497,40 @@ def test_a_type_check_shadowed_by_another_ecosystems_is_chained_into_lint(git_re
 
 def test_readme_lists_the_ecosystems_init_detects():
     assert ecosystems.reference_markdown() in README.read_text()
+
+
+# ------------------------------------------------------------------ the files a check gets
+
+
+def test_init_writes_which_files_a_wrapped_linter_checks_and_the_hook_keeps_to_them(
+    git_repo, tmp_path, run_devloop
+):
+    """`npm run lint` names no files a tool name could tell, so init writes the ecosystem's:
+    a commit of a README alone runs no lint, a commit of a .ts file does."""
+    import os
+    import subprocess
+
+    write(git_repo, {"package.json": json.dumps({"scripts": {"lint": "eslint ."}}),
+                     "package-lock.json": "{}"})  # fmt: skip
+    bin_dir = tool_bin(tmp_path, "npm")
+    proc = run_devloop(git_repo, "init", "--hooks", env={"PATH": str(bin_dir)})
+    assert proc.returncode == 0, proc.stderr
+    commands = tomllib.loads((git_repo / "devloop.toml").read_text())["commands"]
+    assert commands["lint"] == "npm run lint"
+    assert "*.ts" in commands["lint_files"] and "*.js" in commands["lint_files"]
+    assert "*.py" not in commands["lint_files"]
+    env = dict(os.environ, PATH=str(bin_dir))
+    log = tmp_path / "npm.log"
+
+    def commit(name: str) -> None:
+        (git_repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (git_repo / name).write_text("x\n")
+        subprocess.run(["git", "add", "-A"], cwd=git_repo, env=env, check=True)
+        done = subprocess.run(["git", "commit", "-qm", f"chore: add {name}"], cwd=git_repo,
+                              env=env, capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    commit("NOTES.md")
+    assert not log.exists() or "run lint" not in log.read_text()  # nothing it checks
+    commit("src/app.ts")
+    assert "run lint" in log.read_text()
