@@ -110,3 +110,13 @@ def test_arm_slugs_skip_names_already_taken():
     long = "x" * 48
     slug = ab._arm_slug(long, "frontier", lambda s: False)
     assert len(slug) == 48 and slug.endswith("-ab-frontier")
+
+
+def test_ab_on_a_shared_ledger_is_refused_before_anything_is_made(repo, sim, devloop, monkeypatch):
+    # The URL is never connected to: the refusal comes first, so no server is needed.
+    monkeypatch.setenv("DEVLOOP_LEDGER_URL", "postgresql://team@db.invalid/devloop")
+    server = sim(twice(plan_phase()))
+    result = devloop(repo, "ab", "specs/goodbye.md", "--stop-after", "1")
+    assert result.code == 2, result
+    assert "shared PostgreSQL one" in result.err and "Run the A/B with it unset" in result.err
+    assert not (repo / AB).exists() and server.count() == 0

@@ -39,6 +39,7 @@ from devloop.config import Config
 from devloop.errors import DevloopError, UsageError, did_you_mean
 from devloop.git import repository
 from devloop.ledger import Ledger, ledger_path
+from devloop.ledger.engine import configured_url
 from devloop.steps import AGENT_TASKS, STEPS
 
 ARMS = ("routed", "frontier")
@@ -193,6 +194,14 @@ def _arm_spec(spec: spec_mod.Spec, slug: str) -> str:
 def prepare(cfg: Config, spec: spec_mod.Spec, head: str) -> list[Arm]:
     """Create both worktrees and arm specs; refuse when an A/B run of SPEC is still here."""
     root = cfg.root
+    if configured_url(cfg.ledger.url):
+        # Each arm keeps a ledger of its own, imported into the repository's afterwards; on
+        # a shared ledger both would be the same database and every arm call would count twice.
+        raise UsageError(
+            "devloop ab runs each arm on a ledger of its own, and this repository's ledger is a "
+            "shared PostgreSQL one (DEVLOOP_LEDGER_URL or [ledger] url). Run the A/B with it "
+            "unset (the arms' costs then stay in .devloop/); nothing was created."
+        )
     directory = ab_dir(root, spec.slug)
     present = [directory / arm for arm in ARMS if (directory / arm).exists()]
     if present:
