@@ -46,6 +46,20 @@ def test_only_the_model_package_may_import_the_sdk_and_no_module_is_left_out():
     assert set(anthropic["source_modules"]) == _top_level() - {"devloop.model"}
 
 
+def test_within_the_model_package_only_the_client_imports_the_sdk():
+    importers = set()
+    for path in (PACKAGE / "model").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            if any(n == "anthropic" or n.startswith("anthropic.") for n in names):
+                importers.add(path.name)
+    assert importers == {"client.py"}
+
+
 def test_every_package_is_in_a_layer_or_the_sim():
     layers = next(c for c in _contracts() if c["type"] == "layers")["layers"]
     layered = {name.strip() for line in layers for name in line.replace(":", "|").split("|")}

@@ -5,12 +5,13 @@
   recorded answer;
 - request.py: Request, Reply and the Messages API body (cached prefix, breakpoints);
 - replies.py: what a response is worth, and the loud errors for the ones that are not;
-- client.py: the anthropic SDK client, the Models API and token counting;
+- client.py: the anthropic SDK client, the streamed call with its mid-stream retries, the
+  Models API and token counting;
 - pricing.py (+ prices.toml): exact Decimal cost of a usage object, effective-dated;
 - worstcase.py: the most a request can be billed (what a reservation holds);
 - lifecycle.py: each tier's model, its prices and lifecycle (`devloop models`).
 
-The only package that imports anthropic, and only inside functions (client.py, door.py).
+The only package that imports anthropic, and only in client.py, inside its functions.
 May import: the leaf modules (config, errors, money, usage, tokens, capabilities,
 promptcache, jsonshape, redaction) and ledger. Nothing of loop, agent, reports or cli.
 """

@@ -1,12 +1,15 @@
-"""The anthropic SDK client, one per base URL per process, and the calls that are not
-messages: the Models API (lifecycle) and token counting. The only module, with door.py,
-that imports anthropic, always inside the functions that need it (it costs ~1.5 s)."""
+"""The anthropic SDK client, one per base URL per process; the streamed Messages call with
+its mid-stream retries (`stream_message`, for the Door); and the calls that are not messages:
+the Models API (lifecycle) and token counting. The only module that imports anthropic,
+always inside the functions that need it (it costs ~1.5 s)."""
 
 from __future__ import annotations
 
 import os
 import random
 import threading
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from devloop.config import PYPROJECT, Config
@@ -97,6 +100,52 @@ def client_for(base_url: str, cfg: Config) -> Any:
                 kwargs["base_url"] = base_url
             _clients[key] = anthropic.Anthropic(**kwargs)
         return _clients[key]
+
+
+@dataclass
+class Streamed:
+    message: dict[str, Any]  # the final Message, as JSON
+    request_id: str
+    stream_retries: int  # how often the stream broke off and was sent again
+
+
+class StreamFailed(Exception):
+    """A streamed call that got no answer. `kind`: "status" (the API answered an error;
+    `error` is the SDK's APIStatusError), "connection" (never reached) or "transport" (the
+    stream broke off after the 200, every retry included)."""
+
+    def __init__(self, kind: str, error: Exception, stream_retries: int) -> None:
+        super().__init__(kind)
+        self.kind, self.error, self.stream_retries = kind, error, stream_retries
+
+
+def stream_message(
+    client: Any, params: dict[str, Any], headers: dict[str, str], max_retries: int
+) -> Streamed:
+    """One Messages call, streamed. The SDK retries what fails before the response begins;
+    an error event inside a 200 stream, or a stream that breaks off, is sent again here, up
+    to `max_retries` times with the SDK's backoff. Raises StreamFailed."""
+    import anthropic
+
+    retries = 0
+    while True:
+        try:
+            with client.messages.stream(**params, extra_headers=headers) as stream:
+                message = stream.get_final_message()
+                return Streamed(message.model_dump(mode="json"), stream.request_id or "", retries)
+        except anthropic.APIStatusError as exc:
+            midstream = exc.response is not None and exc.response.status_code == 200
+            if not midstream or retries >= max_retries:
+                raise StreamFailed("status", exc, retries) from None
+        except anthropic.APIConnectionError as exc:
+            raise StreamFailed("connection", exc, retries) from None
+        except Exception as exc:  # the stream broke off after the 200 (httpx errors)
+            if not is_transport_error(exc):
+                raise
+            if retries >= max_retries:
+                raise StreamFailed("transport", exc, retries) from None
+        retries += 1
+        time.sleep(backoff_seconds(retries - 1))
 
 
 def backoff_seconds(retry: int) -> float:

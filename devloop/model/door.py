@@ -2,7 +2,7 @@
 
 Request building (cached prefix, effort, structured output), budget reservations,
 streaming, retries, the ledger write and response validation live here, and nothing else in
-devloop knows the SDK's types. `anthropic` is imported lazily: it costs ~1.5 s.
+devloop knows the SDK's types; client.py is the one module that imports `anthropic`.
 
 Order of events for one call, and why:
 1. reuse: an answer recorded for exactly this request by a step run that was cut off is
@@ -46,12 +46,12 @@ from devloop.ledger import (
 from devloop.model import pricing, recovery, worstcase
 from devloop.model.client import (
     ADVICE,
+    StreamFailed,
     attempt_log,
-    backoff_seconds,
     client_for,
     error_message,
     error_type,
-    is_transport_error,
+    stream_message,
 )
 from devloop.model.prefixgate import PrefixGate
 from devloop.model.replies import (
@@ -308,8 +308,6 @@ class Door:
         escalated_from: int | None,
         prior_content: list[dict[str, Any]],
     ) -> _Sent:
-        import anthropic
-
         model = params["model"]
         shape = baseline.request_shape(params)
         client = client_for(self._base_url(tier), self.cfg)  # refused: nothing reserved
@@ -337,47 +335,17 @@ class Door:
         if reservation is not None:
             self.ledger.mark_sent(reservation, sent_at, shape)
         started = time.monotonic()
-        stream_retries = 0
         try:
-            while True:
-                try:
-                    with client.messages.stream(**params, extra_headers=headers) as stream:
-                        message = stream.get_final_message()
-                        request_id = stream.request_id or ""
-                    break
-                except anthropic.APIStatusError as exc:
-                    # An `error` event inside a 200 stream is not retried by the SDK.
-                    midstream = exc.response is not None and exc.response.status_code == 200
-                    if not midstream or stream_retries >= self.cfg.api.max_retries:
-                        raise
-                except Exception as exc:  # the stream broke off after the 200 (httpx errors)
-                    if stream_retries >= self.cfg.api.max_retries or not is_transport_error(exc):
-                        raise
-                stream_retries += 1
-                time.sleep(backoff_seconds(stream_retries - 1))
-        except anthropic.APIStatusError as exc:
-            self._record_failure(record, params, started, exc, stream_retries)
-            raise self._api_error(step, model, exc, stream_retries) from None
-        except anthropic.APIConnectionError as exc:
-            self._record_failure(record, params, started, exc, stream_retries)
-            raise ApiError(
-                f"step '{step}', model {model}: could not reach the API at "
-                f"{client.base_url} after {self._attempts(stream_retries)} attempts "
-                f"({type(exc).__name__}). Check the network or the base URL."
-            ) from None
-        except Exception as exc:
-            if not is_transport_error(exc):
-                raise
-            self._record_failure(record, params, started, exc, stream_retries)
-            raise ApiError(
-                f"step '{step}', model {model}: the response stream broke off "
-                f"{self._attempts(stream_retries)} times ({type(exc).__name__}); giving up."
-            ) from None
+            streamed = stream_message(client, params, headers, self.cfg.api.max_retries)
+        except StreamFailed as failed:
+            self._record_failure(record, params, started, failed.error, failed.stream_retries)
+            raise self._stream_error(step, model, client, failed) from None
         finally:
             release()
             attempt_log.on_response = None
+        stream_retries = streamed.stream_retries
 
-        reply_dict = message.model_dump(mode="json")
+        reply_dict, request_id = streamed.message, streamed.request_id
         latency_ms = int((time.monotonic() - started) * 1000)
         # The billed answer goes to the transcript first: pricing reads the ledger (the
         # baseline replays the feature's calls), and a shared ledger can go away in between;
@@ -541,6 +509,21 @@ class Door:
                 transcript=transcript,
             ),
             release=True,
+        )
+
+    def _stream_error(self, step: str, model: str, client: Any, failed: StreamFailed) -> ApiError:
+        retries, exc = failed.stream_retries, failed.error
+        if failed.kind == "status":
+            return self._api_error(step, model, exc, retries)
+        if failed.kind == "connection":
+            return ApiError(
+                f"step '{step}', model {model}: could not reach the API at "
+                f"{client.base_url} after {self._attempts(retries)} attempts "
+                f"({type(exc).__name__}). Check the network or the base URL."
+            )
+        return ApiError(
+            f"step '{step}', model {model}: the response stream broke off "
+            f"{self._attempts(retries)} times ({type(exc).__name__}); giving up."
         )
 
     def _api_error(self, step: str, model: str, exc: Any, stream_retries: int) -> ApiError:
