@@ -259,15 +259,13 @@ def summary(root: Path) -> Summary:
     from devloop.reports import cost_report
 
     total = cost_report.build_for_repo(root, SLUG).total
-    t = total.tokens
-    prompt = t.input + t.cache_write + t.cache_read
     return Summary(
         calls=total.calls,
         cost_usd=total.cost_usd or Decimal(0),
         baseline_usd=total.baseline_usd or Decimal(0),
         saved_usd=total.saved_usd or Decimal(0),
         saved_pct=total.saved_pct,
-        cache_share=t.cache_read / prompt if prompt else 0.0,
+        cache_share=total.tokens.read_share or 0.0,
     )
 
 

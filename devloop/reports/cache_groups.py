@@ -20,6 +20,13 @@ from devloop.ledger import CacheUse
 NO_BREAKPOINT = "(no cache breakpoint)"
 
 
+def read_share(input_tokens: int, cache_write: int, cache_read: int) -> float | None:
+    """The share of the prompt tokens read from the cache (None: no prompt tokens), to four
+    places: every report's `read %` and `cache_read_share`."""
+    prompt = input_tokens + cache_write + cache_read
+    return round(cache_read / prompt, 4) if prompt else None
+
+
 @dataclass
 class CacheGroup:
     model: str
@@ -32,8 +39,7 @@ class CacheGroup:
 
     @property
     def read_share(self) -> float | None:
-        total = self.input_tokens + self.cache_write_tokens + self.cache_read_tokens
-        return self.cache_read_tokens / total if total else None
+        return read_share(self.input_tokens, self.cache_write_tokens, self.cache_read_tokens)
 
     @property
     def label(self) -> str:
@@ -48,7 +54,7 @@ class CacheGroup:
             "input_tokens": self.input_tokens,
             "cache_write_tokens": self.cache_write_tokens,
             "cache_read_tokens": self.cache_read_tokens,
-            "cache_read_share": None if self.read_share is None else round(self.read_share, 4),
+            "cache_read_share": self.read_share,
         }
 
 

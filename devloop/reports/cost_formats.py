@@ -106,7 +106,7 @@ def _row_json(row: CostRow) -> dict[str, Any]:
             "cache_read": row.tokens.cache_read,
             "output": row.tokens.output,
         },
-        "cache_read_share": _read_share(row),
+        "cache_read_share": row.tokens.read_share,
         "cost_usd": _money(row.cost_usd),
         "baseline_usd": _money(row.baseline_usd),
         "same_usage_baseline_usd": _money(row.same_usage_baseline_usd),
@@ -221,17 +221,9 @@ def _money_cells(row: CostRow) -> list[str]:
     ]
 
 
-def _read_share(row: CostRow) -> float | None:
-    """The share of the prompt tokens read from the cache: how well the calls of a row
-    (a step, a model) reuse what the feature's earlier calls wrote."""
-    t = row.tokens
-    prompt = t.input + t.cache_write + t.cache_read
-    return None if not prompt else round(t.cache_read / prompt, 4)
-
-
 def _token_cells(row: CostRow) -> list[str]:
     t = row.tokens
-    share = _read_share(row)
+    share = row.tokens.read_share
     cells = [f"{n:,}" for n in (row.calls, t.input, t.cache_write, t.cache_read, t.output)]
     return [*cells, "-" if share is None else f"{share:.0%}"]
 

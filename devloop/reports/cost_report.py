@@ -52,6 +52,10 @@ class Tokens:
     cache_read: int = 0
     output: int = 0
 
+    @property
+    def read_share(self) -> float | None:
+        return cache_groups.read_share(self.input, self.cache_write, self.cache_read)
+
     def add(self, other: Tokens) -> None:
         self.input += other.input
         self.cache_write += other.cache_write
