@@ -9,12 +9,15 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from devloop.config import PYPROJECT, Config
 from devloop.errors import ApiError, ConfigError, UsageError
 from devloop.redaction import redact
+
+T = TypeVar("T")
 
 # HTTP statuses the SDK retries, and those that fail at once with advice.
 RETRYABLE_STATUSES = (408, 409, 429, 500, 502, 503, 504, 529)
@@ -176,43 +179,44 @@ def error_message(exc: Any) -> str:
 def fetch_model_info(cfg: Config, tier: str) -> dict[str, Any]:
     """The Models API's ModelInfo for the tier's model, as a dict. Raises ApiError with the
     reason when it cannot be read (no key, unreachable, unknown model)."""
-    import anthropic
-
     model = cfg.models.for_tier(tier)
-    base_url = getattr(cfg.endpoints, tier, "") or ""
-    try:
-        client = client_for(base_url, cfg)
+
+    def retrieve(client: Any) -> dict[str, Any]:
         return client.models.retrieve(model).model_dump(mode="json")
-    except ConfigError:
-        raise  # a setting to fix, not an API that failed
-    except UsageError as exc:
-        raise ApiError(exc.message) from None
-    except anthropic.NotFoundError:
-        raise ApiError(f"the Models API does not know {model}") from None
-    except anthropic.APIStatusError as exc:
-        raise ApiError(
-            f"the Models API answered HTTP {exc.status_code}: {redact(error_message(exc))}"
-        ) from None
-    except anthropic.APIConnectionError as exc:
-        raise ApiError(f"cannot reach the Models API ({type(exc).__name__})") from None
+
+    return _ask(cfg, tier, "the Models API", retrieve, not_found=f"does not know {model}")
 
 
 def count_tokens(cfg: Config, tier: str, params: dict[str, Any]) -> int:
     """Input tokens of a request as the API counts them (`POST /v1/messages/count_tokens`,
     free). Raises ApiError with the reason when it cannot be asked."""
+    fields = {k: params[k] for k in ("model", "messages", "system", "tools") if k in params}
+    return _ask(
+        cfg,
+        tier,
+        "count_tokens",
+        lambda client: client.messages.count_tokens(**fields).input_tokens,
+    )
+
+
+def _ask(cfg: Config, tier: str, what: str, call: Callable[[Any], T], *, not_found: str = "") -> T:
+    """A call besides Messages on the tier's client; its failures as ApiError naming `what`
+    (a setting to fix stays a ConfigError)."""
     import anthropic
 
-    fields = {k: params[k] for k in ("model", "messages", "system", "tools") if k in params}
     try:
-        client = client_for(getattr(cfg.endpoints, tier, "") or "", cfg)
-        return client.messages.count_tokens(**fields).input_tokens
+        return call(client_for(getattr(cfg.endpoints, tier, "") or "", cfg))
     except ConfigError:
-        raise  # a setting to fix, not an API that failed
+        raise
     except UsageError as exc:
         raise ApiError(exc.message) from None
+    except anthropic.NotFoundError as exc:
+        if not not_found:
+            raise ApiError(f"{what} answered HTTP 404: {redact(error_message(exc))}") from None
+        raise ApiError(f"{what} {not_found}") from None
     except anthropic.APIStatusError as exc:
         raise ApiError(
-            f"count_tokens answered HTTP {exc.status_code}: {redact(error_message(exc))}"
+            f"{what} answered HTTP {exc.status_code}: {redact(error_message(exc))}"
         ) from None
     except anthropic.APIConnectionError as exc:
-        raise ApiError(f"cannot reach count_tokens ({type(exc).__name__})") from None
+        raise ApiError(f"cannot reach {what} ({type(exc).__name__})") from None
