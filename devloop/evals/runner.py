@@ -9,7 +9,6 @@ compares itself with the last one, step by step and tier by tier (drift).
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -181,7 +180,7 @@ def _implement(
     from devloop.evals.implement_case import run_implement
     from devloop.money import pico_to_usd
 
-    note = warn or _stderr_note
+    note = warn or door.warn  # the Door's warnings go to stderr unless told otherwise
     done = run_implement(cfg, case, tier, door, ledger, slug, context, attempt, note)
     stats = done.stats
     prompt_tokens = (
@@ -199,10 +198,6 @@ def _implement(
         output_tokens=stats.output_tokens if stats else 0,
         call_id=done.last_call,
     )
-
-
-def _stderr_note(message: str) -> None:
-    print(f"devloop: {message}", file=sys.stderr)
 
 
 def _spec(case: Case) -> str:
