@@ -372,6 +372,12 @@ RULES: dict[str, Rule] = {
     "loop.project_map_tokens": Rule(
         "size of the project map in the prefix", _POSITIVE, at_least(1)
     ),
+    "loop.task_map_tokens": Rule(
+        "code related to each implement task (the map ranked for the task), outside the "
+        "prefix; 0 leaves it out",
+        "0 or more",
+        at_least(0),
+    ),
     "loop.code_tokens": Rule(
         "the contract's files shown to validate-integration, review and audit, in all",
         _POSITIVE,

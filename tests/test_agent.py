@@ -624,6 +624,70 @@ def test_escalation_sees_only_this_tasks_work_and_the_opening_what_came_before(h
     assert bodies[4]["output_config"]["effort"] == "high"
 
 
+REPORT = (
+    "from src.calc import add\n\n\ndef total(items):\n    return sum(add(i, 0) for i in items)\n"
+)
+UNRELATED = "def shout(word):\n    return word.upper()\n"
+PRIVATE = "from src.calc import add\n\n\ndef private_helper():\n    return add(1, 2)\n"
+TWICE = "from src.calc import add\n\n\ndef twice(a):\n    return add(a, a)\n"
+
+
+def test_a_task_sees_the_code_related_to_its_files_as_the_run_left_it(harness, project):
+    from devloop.git.runfiles import RunFiles
+
+    (project / "src" / "report.py").write_text(REPORT)  # calls add() from src/calc.py
+    (project / "src" / "unrelated.py").write_text(UNRELATED)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "feat: report")
+    (project / "src" / "notes_private.py").write_text(PRIVATE)  # untracked at the start
+    h = harness(
+        {
+            "implement": [
+                {"tool_use": edit("create", "src/twice.py", file_text=TWICE)},
+                {"text": "src/twice.py: created"},  # T1
+                {"tool_use": ADD_MUL},
+                {"text": "src/calc.py: added mul()"},  # T2
+            ]
+        }
+    )
+    first = Task(
+        id="T1",
+        title="Add twice",
+        description="Create src/twice.py with twice(a), using add().",
+        files=(FileChange("src/twice.py", "create"),),
+        acceptance=("twice(2) == 4",),
+        tests=(),
+    )
+    second = mul_task()
+    feature_dir = project / ".devloop" / "features" / SLUG
+    ctx = h.ctx("implement", (first, second))
+    ctx = dataclasses.replace(ctx, files=RunFiles(project, feature_dir, ["src/notes_private.py"]))
+    outcome = builder.create(ctx.cfg).implement(ctx, [first, second])
+    assert outcome.ok, outcome.summary
+    opening = texts(h.bodies("implement")[2]["messages"][0])  # T2's, on src/calc.py
+    related = opening.split("Code related to this task:", 1)[1]
+    assert "src/report.py\n4: def total(items):" in related  # a caller, tracked
+    assert "src/twice.py\n4: def twice(a):" in related  # a caller T1 created
+    assert "src/calc.py\n" not in related  # the task's own file is shown whole instead
+    assert "shout" not in opening  # nothing relates it to this task
+    assert "private_helper" not in opening and "notes_private" not in opening
+
+    # [loop] task_map_tokens bounds it; 0 leaves it out.
+    tight = dataclasses.replace(ctx.cfg.loop, task_map_tokens=20)
+    assert (
+        tokens.estimate(
+            builder._related_code(
+                dataclasses.replace(ctx, cfg=dataclasses.replace(ctx.cfg, loop=tight)),
+                second,
+                ["src/calc.py"],
+            )
+        )
+        <= 20
+    )
+    off = dataclasses.replace(ctx.cfg, loop=dataclasses.replace(ctx.cfg.loop, task_map_tokens=0))
+    assert builder._related_code(dataclasses.replace(ctx, cfg=off), second, ["src/calc.py"]) == ""
+
+
 def test_an_agent_turn_cut_off_at_max_tokens_is_sent_again_once_with_more_room(harness, project):
     (project / "tests" / "test_calc.py").write_text(TESTS + MUL_TEST)
     git(project, "commit", "-qam", "test: mul")

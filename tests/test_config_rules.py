@@ -82,6 +82,7 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     "loop.max_revisions": ("-3", "[loop] max_revisions = -3", "must be 0 or more"),
     "loop.spec_max_bytes": ("0", "[loop] spec_max_bytes = 0", "must be at least 1"),
     "loop.project_map_tokens": ("0", "[loop] project_map_tokens = 0", "must be at least 1"),
+    "loop.task_map_tokens": ("-5", "[loop] task_map_tokens = -5", "must be 0 or more"),
     "loop.code_tokens": ("-1", "[loop] code_tokens = -1", "must be at least 1"),
     "loop.research_turns": ("0", "[loop] research_turns = 0", "must be at least 1"),
     "loop.max_tokens": ("{ plan = 0 }", "[loop.max_tokens] plan = 0", "must be at least 1"),

@@ -55,6 +55,7 @@ from devloop.agent.worktree import (
     task_targets,
     tests_in,
 )
+from devloop.codemap import related_map
 from devloop.config import Config
 from devloop.git import repository
 from devloop.redaction import redact
@@ -268,7 +269,8 @@ def _task_opening(
 ) -> Blocks:
     """The shared part first (the contract and how to work, byte-identical for every task,
     with a cache breakpoint after it, so task 2 onwards reads it from the cache), then this
-    task: what to do, what earlier tasks built, the files it names and its checks."""
+    task: what to do, what earlier tasks built, the files it names, the code related to
+    them (the project map ranked for this task) and its checks."""
     shared = ctx.render(ctx.step.shared_template, contract=ctx.contract.strip())
     prompt = ctx.render(
         ctx.step.template,
@@ -282,13 +284,28 @@ def _task_opening(
     paths = [f.path for f in task.files]  # those that exist: a re-run may find new ones
     shown = _file_blocks(ws, paths, "The files this task names, as they are now:")
     earlier = [text_block(_earlier_tasks(done))] if done else []
+    related = _related_code(ctx, task, paths)
     return [
         cached_block(shared + "\n" + _rules(ctx, ws)),
         text_block(prompt),
         *earlier,
         *shown,
+        *([text_block(related)] if related else []),
         text_block(checks.describe(ctx.cfg)),
     ]
+
+
+def _related_code(ctx: StepContext, task: Task, paths: list[str]) -> str:
+    """The definitions in other files that the task's files use or that use them, within
+    [loop] task_map_tokens (0: none): the project map personalised to this task, over the
+    repository as the run has changed it. The frozen map in the prefix was ranked for the
+    spec; this one follows the build plan."""
+    budget = ctx.cfg.loop.task_map_tokens
+    if budget <= 0:
+        return ""
+    hints = "\n".join([task.title, task.description, *task.acceptance])
+    created = snapshot(ctx.root, ctx.hidden)
+    return related_map(ctx.root, budget, paths, hints, also=created)
 
 
 def _earlier_tasks(done: list[dict[str, Any]]) -> str:

@@ -8,13 +8,22 @@ reference which definitions, ranked by PageRank personalised to what the spec na
 definitions fit (fit.py). Files no grammar covers fall back to their layout line, heading
 patterns (fallback.py) and an excerpt. Tags are kept in a parse cache under
 `.devloop/cache/`, keyed by each file's blob id (cache.py), so a large repository is parsed
-once. build.py puts it together; files.py lists what may be shown (tracked files only).
+once. build.py puts it together; files.py lists what may be shown (tracked files only,
+plus the files a run created when the caller names them). build.related_map ranks the same
+graph for one implement task's files instead of the spec: the related code its opening shows.
 
 tree-sitter is imported inside tags.py's functions only: never on the `--help` or hook path.
 
 May import: the leaf modules (tokens) and git. Nothing above it (checks, agent, loop, cli).
 """
 
-from devloop.codemap.build import MapBuild, TagStats, build_map, definition_lines, project_map
+from devloop.codemap.build import (
+    MapBuild,
+    TagStats,
+    build_map,
+    definition_lines,
+    project_map,
+    related_map,
+)
 
-__all__ = ["MapBuild", "TagStats", "build_map", "definition_lines", "project_map"]
+__all__ = ["MapBuild", "TagStats", "build_map", "definition_lines", "project_map", "related_map"]

@@ -3,6 +3,7 @@ content was parsed before), rank them for the spec, and fit the result to the bu
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,11 @@ from devloop.codemap.languages import grammar_for
 from devloop.codemap.tags import Definition, FileTags
 
 CACHE_DIR = Path(".devloop") / "cache"
+RELATED_HEADING = (
+    "Code related to this task: definitions in other files that the task's files use or "
+    "that use them, most related first (`line: signature`, members under their class). "
+    "View a file for more.\n"
+)
 
 
 @dataclass
@@ -51,6 +57,34 @@ def build_map(
     found, stats = collect_tags(root, files)
     ranking = rank.rank([f.path for f in files], found, hints)
     return MapBuild(fit.render(files, outlines(files, found), ranking, budget_tokens), stats)
+
+
+def related_map(
+    root: Path, budget_tokens: int, focus: list[str], hints: str = "", also: Iterable[str] = ()
+) -> str:
+    """The definitions elsewhere in the repository that the `focus` files use or that use
+    them, ranked for them and fitted to `budget_tokens`; "" when nothing relates. For a
+    piece of work on the focus files (shown whole beside it), outside the cached prefix, so
+    it follows the repository as the run changes it (`also`: the files the run created)."""
+    files = scan(root, also=also)
+    found, _ = collect_tags(root, files)
+    chosen = set(focus)
+    named = {
+        d.name
+        for path in chosen & found.keys()
+        for d in found[path].defs
+        if len(d.name) >= 3 and not d.name.startswith("_")
+    }
+    steer = "\n".join([hints, *sorted(chosen), *sorted(named)])
+    ranking = rank.rank([f.path for f in files], found, steer)
+    related = {
+        path: defs
+        for path, defs in outlines(files, found).items()
+        if path not in chosen and path in found and ranking.files.get(path, 0.0) > 0.0
+    }
+    order = fit.file_order(files, ranking)
+    entries = fit.ranked_entries(related, ranking, order)
+    return fit.fit_definitions(entries, related, order, budget_tokens, heading=RELATED_HEADING)
 
 
 def collect_tags(root: Path, files: list[FileInfo]) -> tuple[dict[str, FileTags], TagStats]:

@@ -8,6 +8,7 @@ content did not change is never parsed twice, whatever its path or modification 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,11 +40,14 @@ def blob_id(data: bytes) -> str:
     return digest.hexdigest()
 
 
-def scan(root: Path, leave_out: str | None = None) -> list[FileInfo]:
+def scan(root: Path, leave_out: str | None = None, also: Iterable[str] = ()) -> list[FileInfo]:
     """The files git tracks under `root`, sorted by path, read when small and not binary;
-    `leave_out` (a relative path) is skipped."""
+    `leave_out` (a relative path) is skipped. `also`: untracked paths the caller knows may
+    be shown (files the run itself created)."""
     infos = []
-    for rel in repository.tracked_files(root, exclude=EXCLUDED_DIRS):
+    tracked = repository.tracked_files(root, exclude=EXCLUDED_DIRS)
+    extra = {p for p in also if not p.startswith(tuple(d + "/" for d in EXCLUDED_DIRS))}
+    for rel in sorted(set(tracked) | extra):
         if rel == leave_out:
             continue
         path = root / rel

@@ -125,36 +125,46 @@ def ranked_entries(
     return [entry for _, entry in keyed]
 
 
+DEFINITIONS_HEADING = (
+    "\n## Definitions\n\nMost relevant files first; `line: signature`, members under their class.\n"
+)
+
+
 def fit_definitions(
     entries: list[Entry],
     outlines: Mapping[str, tuple[Definition, ...]],
     order: Mapping[str, int],
     budget: int,
+    heading: str = DEFINITIONS_HEADING,
 ) -> str:
     """The definitions section with as many ranked entries as fit `budget` tokens: a binary
     search on the count (the section's size grows with it)."""
     if not entries or budget <= 0:
         return ""
+
+    def section(count: int) -> str:
+        return definitions_section(entries[:count], outlines, order, heading)
+
     low, high = 0, min(len(entries), budget)  # each entry costs at least a token
     while low < high:
         middle = (low + high + 1) // 2
-        if tokens.estimate(definitions_section(entries[:middle], outlines, order)) <= budget:
+        if tokens.estimate(section(middle)) <= budget:
             low = middle
         else:
             high = middle - 1
-    return definitions_section(entries[:low], outlines, order) if low else ""
+    return section(low) if low else ""
 
 
 def definitions_section(
-    chosen: list[Entry], outlines: Mapping[str, tuple[Definition, ...]], order: Mapping[str, int]
+    chosen: list[Entry],
+    outlines: Mapping[str, tuple[Definition, ...]],
+    order: Mapping[str, int],
+    heading: str = DEFINITIONS_HEADING,
 ) -> str:
     picked: dict[str, set[int]] = defaultdict(set)
     for entry in chosen:
         picked[entry.path].add(entry.index)
-    lines = [
-        "\n## Definitions\n\nMost relevant files first; `line: signature`, members under "
-        "their class.\n"
-    ]
+    lines = [heading]
     for path in sorted(picked, key=order.__getitem__):
         defs = outlines[path]
         shown = set(picked[path])
