@@ -8,7 +8,7 @@ import json
 from loop_harness import SLUG, git, plan_phase
 
 from devloop import config
-from devloop.model.door import effort_for
+from devloop.model.request import effort_for
 from devloop.steps import STEPS
 
 

@@ -220,3 +220,35 @@ def _ask(cfg: Config, tier: str, what: str, call: Callable[[Any], T], *, not_fou
         ) from None
     except anthropic.APIConnectionError as exc:
         raise ApiError(f"cannot reach {what} ({type(exc).__name__})") from None
+
+
+def stream_error(
+    step: str, model: str, base_url: str, failed: StreamFailed, attempts: int
+) -> ApiError:
+    """The error for a call that got no usable response after `attempts` tries."""
+    exc = failed.error
+    if failed.kind == "status":
+        return status_error(step, model, exc, attempts)
+    if failed.kind == "connection":
+        return ApiError(
+            f"step '{step}', model {model}: could not reach the API at {base_url} after "
+            f"{attempts} attempts ({type(exc).__name__}). Check the network or the base URL."
+        )
+    return ApiError(
+        f"step '{step}', model {model}: the response stream broke off {attempts} times "
+        f"({type(exc).__name__}); giving up."
+    )
+
+
+def status_error(step: str, model: str, exc: Any, attempts: int) -> ApiError:
+    """An HTTP error status, with what to do about it (ADVICE) where the status says."""
+    status = exc.response.status_code if exc.response is not None else 0
+    request_id = getattr(exc, "request_id", None) or "-"
+    detail = redact(error_message(exc))
+    where = f"step '{step}', model {model}, request {request_id}"
+    if status in ADVICE:
+        return ApiError(f"{where}: HTTP {status}: {detail}. What to do: {ADVICE[status]}")
+    return ApiError(
+        f"{where}: {error_type(exc) or f'HTTP {status}'} after {attempts} attempts: "
+        f"{detail}. The API is overloaded or failing; try again later (`devloop resume`)."
+    )

@@ -30,9 +30,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from devloop.capabilities import capability
 from devloop.config import Config
-from devloop.errors import ApiError, BudgetExceeded, UnpricedModelError
+from devloop.errors import BudgetExceeded, UnpricedModelError
 from devloop.ledger import (
     CallRecord,
     CallShape,
@@ -45,12 +44,12 @@ from devloop.ledger import (
 )
 from devloop.model import pricing, recovery, worstcase
 from devloop.model.client import (
-    ADVICE,
     StreamFailed,
     attempt_log,
     client_for,
     error_message,
     error_type,
+    stream_error,
     stream_message,
 )
 from devloop.model.prefixgate import PrefixGate
@@ -62,7 +61,14 @@ from devloop.model.replies import (
     Verdict,
     classify,
 )
-from devloop.model.request import Reply, Request, build_params, request_sha256
+from devloop.model.request import (
+    Reply,
+    Request,
+    build_params,
+    effort_for,
+    min_cache_tokens,
+    request_sha256,
+)
 from devloop.money import usd
 from devloop.redaction import redact
 
@@ -339,7 +345,9 @@ class Door:
             streamed = stream_message(client, params, headers, self.cfg.api.max_retries)
         except StreamFailed as failed:
             self._record_failure(record, params, started, failed.error, failed.stream_retries)
-            raise self._stream_error(step, model, client, failed) from None
+            raise stream_error(
+                step, model, str(client.base_url), failed, self._attempts(failed.stream_retries)
+            ) from None
         finally:
             release()
             attempt_log.on_response = None
@@ -510,49 +518,3 @@ class Door:
             ),
             release=True,
         )
-
-    def _stream_error(self, step: str, model: str, client: Any, failed: StreamFailed) -> ApiError:
-        retries, exc = failed.stream_retries, failed.error
-        if failed.kind == "status":
-            return self._api_error(step, model, exc, retries)
-        if failed.kind == "connection":
-            return ApiError(
-                f"step '{step}', model {model}: could not reach the API at "
-                f"{client.base_url} after {self._attempts(retries)} attempts "
-                f"({type(exc).__name__}). Check the network or the base URL."
-            )
-        return ApiError(
-            f"step '{step}', model {model}: the response stream broke off "
-            f"{self._attempts(retries)} times ({type(exc).__name__}); giving up."
-        )
-
-    def _api_error(self, step: str, model: str, exc: Any, stream_retries: int) -> ApiError:
-        status = exc.response.status_code if exc.response is not None else 0
-        request_id = getattr(exc, "request_id", None) or "-"
-        detail = redact(error_message(exc))
-        where = f"step '{step}', model {model}, request {request_id}"
-        if status in ADVICE:
-            return ApiError(f"{where}: HTTP {status}: {detail}. What to do: {ADVICE[status]}")
-        attempts = self._attempts(stream_retries)
-        return ApiError(
-            f"{where}: {error_type(exc) or f'HTTP {status}'} after {attempts} attempts: "
-            f"{detail}. The API is overloaded or failing; try again later (`devloop resume`)."
-        )
-
-
-def min_cache_tokens(model: str) -> int:
-    from devloop.capabilities import DEFAULT_MIN_CACHE_TOKENS, capability
-
-    found = capability(model)
-    return found.min_cache_tokens if found else DEFAULT_MIN_CACHE_TOKENS
-
-
-def effort_for(cfg: Config, step: str, model: str, asked: str | None = None) -> str | None:
-    """The effort a call sends: `asked` (an escalation), else the config's or the step
-    table's. A level the model does not take is not sent (its default applies); [effort] in
-    the config is checked against the models when it is loaded."""
-    level = asked or cfg.step_effort(step)
-    cap = capability(model)
-    if level is None or cap is None or cap.default_effort is None:
-        return None
-    return level if cap.accepts_effort(level) else None

@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from devloop import tokens
+from devloop.capabilities import capability
+from devloop.config import Config
 
 MAX_BREAKPOINTS = 4
 
@@ -114,3 +116,21 @@ def request_sha256(params: dict[str, Any]) -> str:
 
     body = json.dumps(params, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def min_cache_tokens(model: str) -> int:
+    from devloop.capabilities import DEFAULT_MIN_CACHE_TOKENS
+
+    found = capability(model)
+    return found.min_cache_tokens if found else DEFAULT_MIN_CACHE_TOKENS
+
+
+def effort_for(cfg: Config, step: str, model: str, asked: str | None = None) -> str | None:
+    """The effort a call sends: `asked` (an escalation), else the config's or the step
+    table's. A level the model does not take is not sent (its default applies); [effort] in
+    the config is checked against the models when it is loaded."""
+    level = asked or cfg.step_effort(step)
+    cap = capability(model)
+    if level is None or cap is None or cap.default_effort is None:
+        return None
+    return level if cap.accepts_effort(level) else None
