@@ -62,6 +62,15 @@ def mul_task(files=(("src/calc.py", "modify"),), tests=("tests/test_calc.py",)) 
     )
 
 
+# Files around src/calc.py: a caller of add(), a module nothing relates, and more callers.
+REPORT = (
+    "from src.calc import add\n\n\ndef total(items):\n    return sum(add(i, 0) for i in items)\n"
+)
+UNRELATED = "def shout(word):\n    return word.upper()\n"
+PRIVATE = "from src.calc import add\n\n\ndef private_helper():\n    return add(1, 2)\n"
+TWICE = "from src.calc import add\n\n\ndef twice(a):\n    return add(a, a)\n"
+
+
 @pytest.fixture
 def project(git_repo: Path) -> Path:
     write_calc(git_repo, "devloop.toml", CONFIG, ".devloop/\n__pycache__/\n")
@@ -409,6 +418,21 @@ def test_remediation_is_one_conversation_most_severe_first(harness, project):
     assert "<contract>\n## Integration Contract\n- `mul(a, b)` in src/calc.py\n</contract>" in shown
 
 
+def test_remediation_sees_the_code_related_to_the_files_its_findings_name(harness, project):
+    (project / "src" / "report.py").write_text(REPORT)  # calls add() from src/calc.py
+    (project / "src" / "unrelated.py").write_text(UNRELATED)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "feat: report")
+    findings = [Finding("high", "src/calc.py:2", "add() has no docstring", "add one", "review")]
+    h = harness({"remediate": [{"text": "Nothing to change."}]})
+    ctx = h.ctx("remediate")
+    builder.create(ctx.cfg).remediate(ctx, findings)
+    shown = texts(h.bodies("remediate")[0]["messages"][0])
+    related = shown.split("Related code:", 1)[1]
+    assert "src/report.py\n4: def total(items):" in related
+    assert "shout" not in shown and "src/calc.py\n1:" not in related
+
+
 def test_final_remediation_checks_the_full_suite(harness, project):
     (project / "tests" / "test_calc.py").write_text(TESTS + MUL_TEST)
     h = harness(
@@ -624,14 +648,6 @@ def test_escalation_sees_only_this_tasks_work_and_the_opening_what_came_before(h
     assert bodies[4]["output_config"]["effort"] == "high"
 
 
-REPORT = (
-    "from src.calc import add\n\n\ndef total(items):\n    return sum(add(i, 0) for i in items)\n"
-)
-UNRELATED = "def shout(word):\n    return word.upper()\n"
-PRIVATE = "from src.calc import add\n\n\ndef private_helper():\n    return add(1, 2)\n"
-TWICE = "from src.calc import add\n\n\ndef twice(a):\n    return add(a, a)\n"
-
-
 def test_a_task_sees_the_code_related_to_its_files_as_the_run_left_it(harness, project):
     from devloop.git.runfiles import RunFiles
 
@@ -665,7 +681,7 @@ def test_a_task_sees_the_code_related_to_its_files_as_the_run_left_it(harness, p
     outcome = builder.create(ctx.cfg).implement(ctx, [first, second])
     assert outcome.ok, outcome.summary
     opening = texts(h.bodies("implement")[2]["messages"][0])  # T2's, on src/calc.py
-    related = opening.split("Code related to this task:", 1)[1]
+    related = opening.split("Related code:", 1)[1]
     assert "src/report.py\n4: def total(items):" in related  # a caller, tracked
     assert "src/twice.py\n4: def twice(a):" in related  # a caller T1 created
     assert "src/calc.py\n" not in related  # the task's own file is shown whole instead
@@ -673,19 +689,15 @@ def test_a_task_sees_the_code_related_to_its_files_as_the_run_left_it(harness, p
     assert "private_helper" not in opening and "notes_private" not in opening
 
     # [loop] task_map_tokens bounds it; 0 leaves it out.
-    tight = dataclasses.replace(ctx.cfg.loop, task_map_tokens=20)
-    assert (
-        tokens.estimate(
-            builder._related_code(
-                dataclasses.replace(ctx, cfg=dataclasses.replace(ctx.cfg, loop=tight)),
-                second,
-                ["src/calc.py"],
-            )
-        )
-        <= 20
-    )
-    off = dataclasses.replace(ctx.cfg, loop=dataclasses.replace(ctx.cfg.loop, task_map_tokens=0))
-    assert builder._related_code(dataclasses.replace(ctx, cfg=off), second, ["src/calc.py"]) == ""
+    def related_within(budget: int) -> str:
+        loop = dataclasses.replace(ctx.cfg.loop, task_map_tokens=budget)
+        bounded = dataclasses.replace(ctx, cfg=dataclasses.replace(ctx.cfg, loop=loop))
+        return builder._related_code(bounded, ["src/calc.py"], "Add mul")
+
+    whole = related_within(1_000)
+    small = tokens.estimate(whole) - 5
+    assert 0 < tokens.estimate(related_within(small)) <= small < tokens.estimate(whole)
+    assert related_within(0) == ""
 
 
 def test_an_agent_turn_cut_off_at_max_tokens_is_sent_again_once_with_more_room(harness, project):

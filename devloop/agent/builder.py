@@ -128,7 +128,10 @@ class Agent:
         )
         prompt = ctx.render(ctx.step.template, findings=listed, contract=ctx.contract.strip())
         checks = Checks(ctx.cfg.commands.test, lint=True)
-        return self._single(ctx, "remediation", prompt, checks, f"{len(ordered)} finding(s)")
+        related = _related_code(ctx, _finding_files(ctx, ordered), listed)
+        return self._single(
+            ctx, "remediation", prompt, checks, f"{len(ordered)} finding(s)", related
+        )
 
     def final_remediate(self, ctx: StepContext, failure: str) -> StepOutcome:
         prompt = ctx.render(ctx.step.template, failure=failure)
@@ -137,17 +140,25 @@ class Agent:
         return self._single(ctx, "final remediation", prompt, checks, "the failing suite")
 
     def _single(
-        self, ctx: StepContext, label: str, prompt: str, checks: Checks, what: str
+        self,
+        ctx: StepContext,
+        label: str,
+        prompt: str,
+        checks: Checks,
+        what: str,
+        related: str = "",
     ) -> StepOutcome:
-        """One conversation for the whole step, checked against `checks`."""
+        """One conversation for the whole step, checked against `checks` (`related`: the
+        code related to the files it is about, shown after the prompt)."""
         ws = ctx.workspace()
         book = Checkpoint(ctx.scratch, ctx.root, ctx.hidden)
         start = book.before
+        context = [text_block(related)] if related else []
         work = _work(
             ctx,
             ws,
             label,
-            lambda: [text_block(prompt), text_block(_rules(ctx, ws, checks))],
+            lambda: [text_block(prompt), *context, text_block(_rules(ctx, ws, checks))],
             lambda: checks.run(ctx.cfg, _changed_since(ctx, start), _check_runner(ctx, ws)),
             checks,
             lambda: _changed_since(ctx, start),
@@ -284,7 +295,8 @@ def _task_opening(
     paths = [f.path for f in task.files]  # those that exist: a re-run may find new ones
     shown = _file_blocks(ws, paths, "The files this task names, as they are now:")
     earlier = [text_block(_earlier_tasks(done))] if done else []
-    related = _related_code(ctx, task, paths)
+    hints = "\n".join([task.title, task.description, *task.acceptance])
+    related = _related_code(ctx, paths, hints)
     return [
         cached_block(shared + "\n" + _rules(ctx, ws)),
         text_block(prompt),
@@ -295,17 +307,22 @@ def _task_opening(
     ]
 
 
-def _related_code(ctx: StepContext, task: Task, paths: list[str]) -> str:
-    """The definitions in other files that the task's files use or that use them, within
-    [loop] task_map_tokens (0: none): the project map personalised to this task, over the
-    repository as the run has changed it. The frozen map in the prefix was ranked for the
-    spec; this one follows the build plan."""
+def _related_code(ctx: StepContext, paths: list[str], hints: str) -> str:
+    """The definitions in other files that `paths` use or that use them, within [loop]
+    task_map_tokens (0: none): the project map personalised to this piece of work (`hints`:
+    its text), over the repository as the run has changed it. The frozen map in the prefix
+    was ranked for the spec; this one follows the build plan's task or the findings."""
     budget = ctx.cfg.loop.task_map_tokens
-    if budget <= 0:
+    if budget <= 0 or not paths:
         return ""
-    hints = "\n".join([task.title, task.description, *task.acceptance])
     created = snapshot(ctx.root, ctx.hidden)
     return related_map(ctx.root, budget, paths, hints, also=created)
+
+
+def _finding_files(ctx: StepContext, findings: list[Finding]) -> list[str]:
+    """The repository files the findings' locations name (`path:line`, `path`)."""
+    named = (f.location.split(":", 1)[0].strip() for f in findings)
+    return sorted({p for p in named if p and (ctx.root / p).is_file()})
 
 
 def _earlier_tasks(done: list[dict[str, Any]]) -> str:

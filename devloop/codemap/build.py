@@ -15,9 +15,9 @@ from devloop.codemap.tags import Definition, FileTags
 
 CACHE_DIR = Path(".devloop") / "cache"
 RELATED_HEADING = (
-    "Code related to this task: definitions in other files that the task's files use or "
-    "that use them, most related first (`line: signature`, members under their class). "
-    "View a file for more.\n"
+    "Related code: definitions in other files that the files named above use or that use "
+    "them, most related first (`line: signature`, members under their class). View a file "
+    "for more.\n"
 )
 
 
