@@ -523,9 +523,19 @@ def test_test_targets_and_narrowing():
     assert narrowed("pytest -q", ["a.py"]) == "pytest -q a.py"
     assert narrowed("ruff check .", ["a.py"]) == "ruff check a.py"
     assert narrowed("python -m unittest", ["t.py"]) == "python -m unittest t.py"
-    assert narrowed("python -m unittest discover -s tests", ["t.py"]) == (
-        "python -m unittest discover -s tests"
+    # discover takes one pattern: one test file under its start directory, by name.
+    discover = "python -m unittest discover -s tests -q"
+    assert narrowed(discover, ["tests/test_counter.py"]) == f"{discover} -p test_counter.py"
+    assert narrowed("python -m unittest discover", ["t/test_a.py"]) == (
+        "python -m unittest discover -p test_a.py"
     )
+    for whole in (
+        (discover, ["tests/test_a.py", "tests/test_b.py"]),  # two files: one pattern won't do
+        (discover, ["other/test_a.py"]),  # outside the start directory
+        (f"{discover} -p 'check_*.py'", ["tests/check_a.py"]),  # its own pattern
+        ("python -m unittest discover tests", ["tests/test_a.py"]),  # positional arguments
+    ):
+        assert narrowed(*whole) == whole[0]
     assert narrowed("make test", ["t.py"]) == "make test" and narrowed("pytest", []) == "pytest"
 
 

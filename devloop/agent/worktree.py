@@ -198,7 +198,36 @@ def narrowed(command: str, targets: list[str]) -> str:
     tool = checks.tool_name(command)
     if tool == "pytest" or (tool == "unittest" and "discover" not in command.split()):
         return f"{command.rstrip()} {' '.join(shlex.quote(t) for t in targets)}"
+    if tool == "unittest":
+        return _discover_one(command, targets)
     return command
+
+
+def _discover_one(command: str, targets: list[str]) -> str:
+    """`unittest discover` aimed at one test file: its name as the pattern (`-p`), when the
+    file lies under the start directory and the command sets no pattern or positional
+    arguments of its own; else the whole command (discover takes one pattern)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return command
+    if len(targets) != 1 or "::" in targets[0]:
+        return command
+    after = words[words.index("discover") + 1 :]
+    start = "."
+    rest = iter(after)
+    for word in rest:
+        if word in ("-s", "--start-directory"):
+            start = next(rest, ".")
+        elif word in ("-t", "--top-level-directory"):
+            next(rest, None)
+        elif word in ("-p", "--pattern") or not word.startswith("-"):
+            return command
+    target = PurePosixPath(targets[0])
+    inside = start in (".", "./") or PurePosixPath(start.rstrip("/")) in target.parents
+    if not inside or target.suffix != ".py":
+        return command
+    return f"{command.rstrip()} -p {shlex.quote(target.name)}"
 
 
 # ------------------------------------------------------------ what changed
