@@ -536,6 +536,14 @@ def test_test_targets_and_narrowing():
         ("python -m unittest discover tests", ["tests/test_a.py"]),  # positional arguments
     ):
         assert narrowed(*whole) == whole[0]
+    # go test: the targets' packages instead of every package.
+    go = "go test ./..."
+    assert narrowed(go, ["calc/calc_test.go", "calc/more_test.go", "x_test.go"]) == (
+        "go test . ./calc"
+    )
+    assert narrowed(f"{go} -race", ["a/b/c_test.go"]) == "go test ./a/b -race"
+    assert narrowed(go, ["calc/calc.go"]) == go  # not a test file
+    assert narrowed("go vet ./...", ["a/b_test.go"]) == "go vet ./..."
     assert narrowed("make test", ["t.py"]) == "make test" and narrowed("pytest", []) == "pytest"
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -189,7 +190,8 @@ def task_targets(task: Task) -> list[str]:
 
 def narrowed(command: str, targets: list[str]) -> str:
     """`command` aimed at `targets`: checks.narrow's rule ({files} or a trailing `.`), else
-    appended for runners that take files (pytest, unittest), else the whole command."""
+    appended for runners that take files (pytest, unittest), one file as `unittest
+    discover`'s pattern, the files' packages for `go test ./...`, else the whole command."""
     if not command.strip() or not targets:
         return command
     aimed = checks.narrow(command, targets)
@@ -200,7 +202,21 @@ def narrowed(command: str, targets: list[str]) -> str:
         return f"{command.rstrip()} {' '.join(shlex.quote(t) for t in targets)}"
     if tool == "unittest":
         return _discover_one(command, targets)
+    if tool == "go":
+        return _go_packages(command, targets)
     return command
+
+
+def _go_packages(command: str, targets: list[str]) -> str:
+    """`go test ./...` aimed at the packages (directories) of the target `_test.go` files."""
+    words = command.split()
+    if "test" not in words or words.count("./...") != 1 or "::" in " ".join(targets):
+        return command
+    if not all(t.endswith("_test.go") for t in targets):
+        return command
+    packages = sorted({"./" + str(PurePosixPath(t).parent) for t in targets})
+    packages = ["." if p == "./." else p for p in packages]
+    return re.sub(r"(?<!\S)\./\.\.\.(?!\S)", " ".join(packages), command, count=1)
 
 
 def _discover_one(command: str, targets: list[str]) -> str:
