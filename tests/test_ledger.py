@@ -18,6 +18,7 @@ from devloop.ledger import (
     CallRecord,
     Ledger,
     LedgerMissing,
+    Origin,
     ledger_path,
     pico_to_usd,
     schema_version,
@@ -583,3 +584,99 @@ def test_an_unpriced_team_call_stops_the_team_until_settled(backend, tmp_path, m
         held = opened.reserve("b", "plan", "m", Decimal("1"), ceilings=ceilings)
         assert held.refused is None
         assert opened.reserve("b", "plan", "m", Decimal("92.5"), ceilings=ceilings).refused
+
+
+# ------------------------------------------------------------ metrics totals
+
+
+def totals_from_calls(backend: Backend) -> dict[tuple, list[int]]:
+    """The metrics groups computed here, from the raw call rows, independently of the
+    trigger-kept totals: (step, tier, model, outcome, repository, team) -> sums."""
+    rows = backend.raw().execute(
+        "SELECT step_key, tier, COALESCE(served_model, requested_model), outcome,"
+        " repository, team, input_tokens, cache_creation_input_tokens,"
+        " cache_read_input_tokens, output_tokens, cost_pico, baseline_pico, escalated_from"
+        " FROM calls"
+    )
+    out: dict[tuple, list[int]] = {}
+    for step, tier, model, outcome, repo, team, i, w, r, o, cost, base, esc in rows.fetchall():
+        sums = out.setdefault((step, tier, model, outcome, repo or "", team or ""), [0] * 8)
+        priced = cost is not None
+        for at, value in enumerate(
+            (1, i, w, r, o, cost or 0, (base or 0) if priced else 0, int(esc is not None))
+        ):
+            sums[at] += value
+    return out
+
+
+def totals_from_ledger(opened: Ledger) -> dict[tuple, list[int]]:
+    return {
+        (g.step_key, g.tier, g.model, g.outcome, g.repository, g.team): [
+            g.calls,
+            g.input_tokens,
+            g.cache_write_tokens,
+            g.cache_read_tokens,
+            g.output_tokens,
+            g.cost_pico,
+            g.baseline_pico,
+            g.escalated,
+        ]  # fmt: skip
+        for g in opened.outcome_groups()
+    }
+
+
+def record_varied_calls(opened: Ledger) -> None:
+    """Priced and unpriced, served by another model or by none, failed, escalated."""
+    first = opened.record_call(call(usage=FULL_USAGE))
+    opened.record_call(call(step_key="implement", tier="mid", cost_usd=None, baseline_usd=None))
+    opened.record_call(call(served_model=None, outcome="api_error:overloaded_error"))
+    opened.record_call(call(served_model="claude-sonnet-5-5", cost_usd=Decimal("0.002")))
+    opened.record_call(call(escalated_from=first, baseline_usd=None))
+    opened.record_call(call(feature="other", usage=FULL_USAGE, cost_usd=Decimal("0.5")))
+
+
+def test_metrics_totals_are_kept_exact_by_every_insert(backend, tmp_path):
+    with backend.open(origin=Origin("ann", "h1", "shop", "main", "core")) as opened:
+        record_varied_calls(opened)
+    with backend.open(origin=Origin()) as opened:  # no repository, no team
+        record_varied_calls(opened)
+    # Writers in other processes, at the same time.
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from decimal import Decimal
+        from devloop.ledger import CallRecord, Ledger
+        with Ledger({str(backend.location)!r}) as ledger:
+            for i in range(30):
+                ledger.record_call(CallRecord(
+                    feature=sys.argv[1], step_key="review", tier="mid", requested_model="m",
+                    outcome="ok" if i % 3 else "empty", cost_usd=Decimal("0.001"),
+                    baseline_usd=Decimal("0.003"), usage={{"input_tokens": i}},
+                ))
+        """
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, slug], stderr=subprocess.PIPE, text=True)
+        for slug in ("a", "b", "c")
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    with backend.open() as opened:
+        kept = totals_from_ledger(opened)
+    assert kept == totals_from_calls(backend)
+    assert kept[("review", "mid", "m", "ok", "", "")][0] == 60  # 3 writers x 20
+    assert kept[("plan", "frontier", "claude-opus-5-5", "ok", "shop", "core")][7] == 1
+
+
+def test_metrics_totals_count_the_calls_recorded_before_the_upgrade(backend, monkeypatch):
+    before = ledger_mod.MIGRATIONS[:4]
+    with monkeypatch.context() as patched:
+        patched.setattr(ledger_mod, "MIGRATIONS", before)
+        with backend.open() as opened:
+            record_varied_calls(opened)
+        assert "call_totals" not in backend.tables()
+    with backend.open() as opened:  # migrates to the current version: backfills, then keeps
+        opened.record_call(call(step_key="audit"))
+        kept = totals_from_ledger(opened)
+    assert kept == totals_from_calls(backend) and len(kept) > 4

@@ -268,19 +268,15 @@ class Queries:
         )
         return {row[0]: RunCallStats(*row[1:]) for row in rows}
 
-    def outcome_groups(self, feature: str | None = None) -> list[OutcomeGroup]:
-        """Calls aggregated by step, tier, model, outcome, repository and team (`devloop
-        metrics`: one scrape of a shared ledger covers the whole team)."""
-        where, params = ("WHERE feature = ?", (feature,)) if feature is not None else ("", ())
+    def outcome_groups(self) -> list[OutcomeGroup]:
+        """Every call, totalled by step, tier, model, outcome, repository and team (`devloop
+        metrics`: one scrape of a shared ledger covers the whole team). Read from the running
+        totals a trigger keeps (schema.py, migration 5): a few rows, however many calls."""
         rows = self._read(
-            "SELECT step_key, tier, COALESCE(served_model, requested_model), outcome, COUNT(*),"
-            " SUM(input_tokens), SUM(cache_creation_input_tokens),"
-            " SUM(cache_read_input_tokens), SUM(output_tokens), COALESCE(SUM(cost_pico), 0),"
-            " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN baseline_pico END), 0),"
-            f" {_ESCALATED}, COALESCE(repository, ''), COALESCE(team, '')"
-            f" FROM calls {where} GROUP BY step_key, tier, served_model, requested_model, outcome,"
-            " COALESCE(repository, ''), COALESCE(team, '')",
-            params,
+            "SELECT step_key, tier, model, outcome, calls, input_tokens,"
+            " cache_creation_input_tokens, cache_read_input_tokens, output_tokens, cost_pico,"
+            " baseline_pico, escalated, repository, team FROM call_totals"
+            " ORDER BY step_key, tier, model, outcome, repository, team"
         )
         return [OutcomeGroup(*row) for row in rows]
 

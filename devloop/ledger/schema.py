@@ -37,6 +37,55 @@ _PG_NO_UPDATE = (
     " FOR EACH ROW EXECUTE FUNCTION devloop_calls_append_only()"
 )
 
+# Running totals of the calls by the labels `devloop metrics` reports (Ledger.outcome_groups):
+# a scrape of a shared ledger reads a few hundred rows instead of aggregating every call.
+# Calls are append-only, so a trigger that adds each new row in the same transaction keeps
+# the totals exact; a migration that ever rewrites call rows must rebuild them
+# (TOTALS_FROM_CALLS). One row per label set, updated by every call of that set: a bulk load
+# of many calls in one PostgreSQL transaction should disable the trigger and rebuild.
+_TOTAL_KEYS = "step_key, tier, model, outcome, repository, team"
+_TOTAL_SUMS = (
+    "calls, input_tokens, cache_creation_input_tokens, cache_read_input_tokens,"
+    " output_tokens, cost_pico, baseline_pico, escalated"
+)
+_TOTAL_COLUMNS = f"{_TOTAL_KEYS}, {_TOTAL_SUMS}"
+# One call's contribution, from the row `row` (NEW in a trigger).
+_TOTAL_KEY_VALUES = (
+    "{r}.step_key, {r}.tier, COALESCE({r}.served_model, {r}.requested_model), {r}.outcome,"
+    " COALESCE({r}.repository, ''), COALESCE({r}.team, '')"
+)
+_TOTAL_SUM_VALUES = (
+    "1, {r}.input_tokens, {r}.cache_creation_input_tokens, {r}.cache_read_input_tokens,"
+    " {r}.output_tokens, COALESCE({r}.cost_pico, 0),"
+    " CASE WHEN {r}.cost_pico IS NOT NULL THEN COALESCE({r}.baseline_pico, 0) ELSE 0 END,"
+    " CASE WHEN {r}.escalated_from IS NOT NULL THEN 1 ELSE 0 END"
+)
+_TOTAL_ADD = ", ".join(
+    f"{c} = call_totals.{c} + excluded.{c}" for c in _TOTAL_SUMS.replace(" ", "").split(",")
+)
+_TOTAL_UPSERT = (
+    f"INSERT INTO call_totals ({_TOTAL_COLUMNS}) VALUES"
+    f" ({_TOTAL_KEY_VALUES.format(r='NEW')}, {_TOTAL_SUM_VALUES.format(r='NEW')})"
+    f" ON CONFLICT ({_TOTAL_KEYS}) DO UPDATE SET {_TOTAL_ADD}"
+)
+# The totals of every call row, computed from scratch: the migration's backfill, and the
+# rebuild after a bulk load made with the trigger disabled (tests/bench/bench_cost.py).
+TOTALS_FROM_CALLS = (
+    f"INSERT INTO call_totals ({_TOTAL_COLUMNS})"
+    f" SELECT {_TOTAL_KEY_VALUES.format(r='c')}, COUNT(*), SUM(c.input_tokens),"
+    " SUM(c.cache_creation_input_tokens), SUM(c.cache_read_input_tokens),"
+    " SUM(c.output_tokens), COALESCE(SUM(c.cost_pico), 0),"
+    " COALESCE(SUM(CASE WHEN c.cost_pico IS NOT NULL THEN c.baseline_pico END), 0),"
+    " SUM(CASE WHEN c.escalated_from IS NOT NULL THEN 1 ELSE 0 END)"
+    f" FROM calls c GROUP BY {_TOTAL_KEY_VALUES.format(r='c')}"
+)
+_PG_TOTALS_FUNCTION = f"""CREATE FUNCTION devloop_call_totals_add() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        {_TOTAL_UPSERT};
+        RETURN NULL;
+    END $$"""
+
 # Each entry moves the schema from version i to i+1. Never edit a released entry: append.
 MIGRATIONS: list[tuple[Statement, ...]] = [
     (  # 1: features, step runs and append-only calls
@@ -193,6 +242,34 @@ MIGRATIONS: list[tuple[Statement, ...]] = [
             cache_read_input_tokens, output_tokens, cost_pico, baseline_pico,
             same_usage_baseline_pico
         )""",
+    ),
+    (  # 5: running totals for `devloop metrics`, kept by a trigger on every new call
+        f"""CREATE TABLE call_totals (
+            step_key TEXT NOT NULL,
+            tier TEXT NOT NULL,
+            model TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            repository TEXT NOT NULL,
+            team TEXT NOT NULL,
+            calls INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            cache_creation_input_tokens INTEGER NOT NULL,
+            cache_read_input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cost_pico INTEGER NOT NULL,
+            baseline_pico INTEGER NOT NULL,
+            escalated INTEGER NOT NULL,
+            PRIMARY KEY ({_TOTAL_KEYS})
+        )""",
+        TOTALS_FROM_CALLS,  # the calls recorded before this version
+        Per(
+            f"CREATE TRIGGER calls_totals AFTER INSERT ON calls BEGIN {_TOTAL_UPSERT}; END",
+            (
+                _PG_TOTALS_FUNCTION,
+                "CREATE TRIGGER calls_totals AFTER INSERT ON calls"
+                " FOR EACH ROW EXECUTE FUNCTION devloop_call_totals_add()",
+            ),
+        ),
     ),
 ]
 

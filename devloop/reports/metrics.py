@@ -1,9 +1,9 @@
 """`devloop metrics`: the ledger as Prometheus counters, broken down by model and step.
 
 The seeds' "break cost down by model and task type": the step is devloop's task type.
-Counters are totals since the ledger began, computed by one aggregate query per scrape
-(Ledger.outcome_groups), so they equal `devloop cost --all` exactly (up to the float a
-Prometheus sample is). Every series carries the labels model, tier, step, repository and
+Counters are totals since the ledger began, read from the running totals a trigger keeps
+in the same transaction as each call row (Ledger.outcome_groups: a few rows, however many
+calls), so they equal `devloop cost --all` exactly (up to the float a Prometheus sample is). Every series carries the labels model, tier, step, repository and
 team ("" where a row recorded none), so one scrape of a shared ledger covers a whole team:
 
     devloop_llm_requests_total{...}                        every recorded call
