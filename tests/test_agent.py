@@ -423,14 +423,20 @@ def test_remediation_sees_the_code_related_to_the_files_its_findings_name(harnes
     (project / "src" / "unrelated.py").write_text(UNRELATED)
     git(project, "add", "-A")
     git(project, "commit", "-qm", "feat: report")
-    findings = [Finding("high", "src/calc.py:2", "add() has no docstring", "add one", "review")]
+    findings = [
+        Finding("high", "src/calc.py:2", "add() has no docstring", "add one", "review"),
+        Finding("low", "../outside.py:1", "not in this repository", "ignore it", "audit"),
+    ]
+    (project.parent / "outside.py").write_text("def outside_helper():\n    return 1\n")
     h = harness({"remediate": [{"text": "Nothing to change."}]})
     ctx = h.ctx("remediate")
+    assert builder._finding_files(ctx, findings) == ["src/calc.py"]  # not ../outside.py
     builder.create(ctx.cfg).remediate(ctx, findings)
     shown = texts(h.bodies("remediate")[0]["messages"][0])
     related = shown.split("Related code:", 1)[1]
     assert "src/report.py\n4: def total(items):" in related
-    assert "shout" not in shown and "src/calc.py\n1:" not in related
+    assert "shout" not in shown and "outside_helper" not in shown
+    assert "src/calc.py\n1:" not in related
 
 
 def test_final_remediation_checks_the_full_suite(harness, project):

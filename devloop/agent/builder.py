@@ -320,9 +320,11 @@ def _related_code(ctx: StepContext, paths: list[str], hints: str) -> str:
 
 
 def _finding_files(ctx: StepContext, findings: list[Finding]) -> list[str]:
-    """The repository files the findings' locations name (`path:line`, `path`)."""
+    """The repository files the findings' locations name (`path:line`, `path`); a location
+    outside the repository (absolute, `..`) names none."""
     named = (f.location.split(":", 1)[0].strip() for f in findings)
-    return sorted({p for p in named if p and (ctx.root / p).is_file()})
+    inside = (p for p in named if p and not p.startswith("/") and ".." not in p.split("/"))
+    return sorted({p for p in inside if (ctx.root / p).is_file()})
 
 
 def _earlier_tasks(done: list[dict[str, Any]]) -> str:
