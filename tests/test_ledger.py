@@ -452,27 +452,33 @@ def test_automated_step_is_a_zero_cost_run_without_calls(ledger):
 # ---------------------------------------------------------------- sharing
 
 
-def test_two_processes_write_the_same_ledger(backend):
-    script = textwrap.dedent(
-        f"""
-        import sys
-        from decimal import Decimal
-        from devloop.ledger import CallRecord, Ledger
-        with Ledger({str(backend.location)!r}) as ledger:
-            for i in range(40):
-                ledger.record_call(CallRecord(
-                    feature=sys.argv[1], step_key="plan", tier="mid",
-                    requested_model="m", outcome="ok", cost_usd=Decimal("0.001"),
-                ))
-        """
+def write_at_once(backend: Backend, record: str, slugs: str) -> None:
+    """One process per slug, all at once, each running `record` (its body: `ledger` open on
+    the backend, `slug`, CallRecord and Decimal in scope)."""
+    script = (
+        "import sys\nfrom decimal import Decimal\nfrom devloop.ledger import CallRecord, Ledger\n"
+        f"slug = sys.argv[1]\nwith Ledger({str(backend.location)!r}) as ledger:\n"
+        + textwrap.indent(textwrap.dedent(record).strip("\n"), "    ")
+        + "\n"
     )
     procs = [
         subprocess.Popen([sys.executable, "-c", script, slug], stderr=subprocess.PIPE, text=True)
-        for slug in ("a", "b", "c")
+        for slug in slugs
     ]
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
+
+
+def test_two_processes_write_the_same_ledger(backend):
+    record = """
+        for i in range(40):
+            ledger.record_call(CallRecord(
+                feature=slug, step_key="plan", tier="mid",
+                requested_model="m", outcome="ok", cost_usd=Decimal("0.001"),
+            ))
+    """
+    write_at_once(backend, record, "abc")
     with backend.open() as opened:
         assert [opened.spend(s).calls for s in "abc"] == [40, 40, 40]
         assert opened.spent_usd("a") == Decimal("0.040")
@@ -641,27 +647,15 @@ def test_metrics_totals_are_kept_exact_by_every_insert(backend, tmp_path):
     with backend.open(origin=Origin()) as opened:  # no repository, no team
         record_varied_calls(opened)
     # Writers in other processes, at the same time.
-    script = textwrap.dedent(
-        f"""
-        import sys
-        from decimal import Decimal
-        from devloop.ledger import CallRecord, Ledger
-        with Ledger({str(backend.location)!r}) as ledger:
-            for i in range(30):
-                ledger.record_call(CallRecord(
-                    feature=sys.argv[1], step_key="review", tier="mid", requested_model="m",
-                    outcome="ok" if i % 3 else "empty", cost_usd=Decimal("0.001"),
-                    baseline_usd=Decimal("0.003"), usage={{"input_tokens": i}},
-                ))
-        """
-    )
-    procs = [
-        subprocess.Popen([sys.executable, "-c", script, slug], stderr=subprocess.PIPE, text=True)
-        for slug in ("a", "b", "c")
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
+    record = """
+        for i in range(30):
+            ledger.record_call(CallRecord(
+                feature=slug, step_key="review", tier="mid", requested_model="m",
+                outcome="ok" if i % 3 else "empty", cost_usd=Decimal("0.001"),
+                baseline_usd=Decimal("0.003"), usage={"input_tokens": i},
+            ))
+    """
+    write_at_once(backend, record, "abc")
     with backend.open() as opened:
         kept = totals_from_ledger(opened)
     assert kept == totals_from_calls(backend)
