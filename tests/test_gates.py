@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loop_harness import FAIL, FINDING, PASS, PLAN, plan_phase, read_state
+from loop_harness import FAIL, FINDING, PASS, PLAN, git, plan_phase, read_state
 
 DECLINED = "\n## Declined findings\n- no test for the return value: tests/test_app.py has one.\n"
 
@@ -182,3 +182,26 @@ def test_research_looks_at_the_code_with_read_only_tools_and_never_sees_private_
     assert (repo / "src" / "app.py").read_text() == "def hello():\n    return 'hi'\n"
     notes = repo / ".devloop" / "features" / SLUG / "01-research.md"
     assert notes.read_text() == "## Relevant code\n- src/app.py: `hello() -> str`\n"
+
+
+def test_research_answers_on_its_last_turn_instead_of_failing_at_the_limit(repo, sim, devloop):
+    from loop_harness import SLUG
+
+    config = repo / "devloop.toml"
+    config.write_text(config.read_text().replace("[loop]\n", "[loop]\nresearch_turns = 2\n"))
+    git(repo, "commit", "-qam", "chore: two research turns")
+    search = {"name": "search", "input": {"pattern": r"def \w+\("}}
+    server = sim(
+        plan_phase(
+            research=[{"tool_use": [search]}, {"text": "## Relevant code\n- src/app.py: hello"}]
+        )
+    )
+    result = devloop(repo, "feature", "specs/goodbye.md", "--stop-after", "1")
+    assert result.code == 0, result
+    first, last = server.bodies("research")
+    assert "tool_choice" not in first  # the model may look while it has turns left
+    assert last["tool_choice"] == {"type": "none"} and last["tools"] == first["tools"]
+    nudge = last["messages"][-1]["content"][-1]["text"]
+    assert nudge.startswith("This is the last of your 2 turns ([loop] research_turns)")
+    notes = repo / ".devloop" / "features" / SLUG / "01-research.md"
+    assert notes.read_text() == "## Relevant code\n- src/app.py: hello\n"

@@ -115,6 +115,7 @@ class StepContext:
         tools: list[dict[str, Any]] | None = None,
         schema: dict[str, Any] | None = None,
         max_tokens: int | None = None,
+        tool_choice: dict[str, Any] | None = None,
     ) -> Request:
         """A Request carrying the feature's cached prefix."""
         return Request(
@@ -124,6 +125,7 @@ class StepContext:
             tools=tools,
             schema=schema,
             max_tokens=max_tokens or self.max_tokens,
+            tool_choice=tool_choice,
         )
 
     def call(

@@ -62,6 +62,9 @@ class Work:
     run_tool: RunTool
     # What to say after a failure, besides the failure itself (worktree.Checks.advice).
     advice: Callable[[str], str] = lambda failure: CONTINUE
+    # When set, the last turn [agent] max_turns allows goes with this text and no tool may
+    # be called (tool_choice none): the work ends with an answer instead of at the limit.
+    last_turn: str = ""
 
 
 @dataclass
@@ -141,10 +144,12 @@ def _attempt(
     turns = tool_calls = 0
     last_failed: str | None = None  # the previous call, when it failed
     room: int | None = None  # max_tokens, once a turn was cut off and is given more
+    last = work.last_turn and limits.max_turns <= 1  # the only turn is the last one
+    choice: dict[str, Any] | None = {"type": "none"} if last else None  # a work's last turn
     while True:
         try:
             reply = ctx.call(
-                ctx.request(messages, tools=work.tools, max_tokens=room),
+                ctx.request(messages, tools=work.tools, max_tokens=room, tool_choice=choice),
                 tier=tier,
                 escalated_from=escalated_from,
                 effort=ESCALATION_EFFORT if escalated_from is not None else None,
@@ -195,6 +200,9 @@ def _attempt(
                 f"without finishing, so devloop did not run the checks.{_FINISH}"
             )
             return _Attempt(False, reason=reason, owed=results)
+        if work.last_turn and turns == limits.max_turns - 1:
+            choice = {"type": "none"}
+            results = [*results, text_block(work.last_turn)]
         messages.append({"role": "user", "content": results})
 
 

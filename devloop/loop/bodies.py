@@ -114,6 +114,11 @@ def explore(run: FeatureRun, step: Step, run_id: int) -> Produced:
         check=lambda: None,
         tools=inspect.definitions(run.cfg),
         run_tool=tools.run,
+        last_turn=(
+            f"This is the last of your {turns} turns ([loop] research_turns): write the "
+            "research notes now, from what you have seen, in the sections asked for. State "
+            "what you could not check as an assumption."
+        ),
     )
     limits = dataclasses.replace(
         run.cfg.agent, attempts=1, escalate=False, max_turns=turns, max_tool_calls=turns * 4

@@ -30,6 +30,7 @@ class Request:
     tools: list[dict[str, Any]] | None = None
     schema: dict[str, Any] | None = None  # structured output: the answer is JSON of this shape
     max_tokens: int = DEFAULT_MAX_TOKENS
+    tool_choice: dict[str, Any] | None = None  # {"type": "none"}: answer now, without tools
 
 
 @dataclass
@@ -83,6 +84,8 @@ def build_params(request: Request, model: str, effort: str | None) -> dict[str, 
         params["system"] = system_blocks
     if request.tools:
         params["tools"] = request.tools
+        if request.tool_choice is not None:
+            params["tool_choice"] = request.tool_choice
     output_config: dict[str, Any] = {}
     if effort:
         output_config["effort"] = effort
