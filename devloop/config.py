@@ -132,7 +132,7 @@ class LoopConfig:
     max_revisions: int = 2
     spec_max_bytes: int = 200_000
     project_map_tokens: int = 4_000
-    task_map_tokens: int = 1_000  # related code for each implement task and remediation (0: none)
+    task_map_tokens: int = 1_000  # related code for agent work on known files (0: none)
     # The contract's files shown to validate-integration, review and audit, in all.
     code_tokens: int = 12_000
     research_turns: int = 8  # model turns research may take looking at the code

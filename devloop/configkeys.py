@@ -373,8 +373,8 @@ RULES: dict[str, Rule] = {
         "size of the project map in the prefix", _POSITIVE, at_least(1)
     ),
     "loop.task_map_tokens": Rule(
-        "code related to each implement task's files and to remediation's (the map ranked "
-        "for them), outside the prefix; 0 leaves it out",
+        "code related to the files an implement task, remediation or final remediation "
+        "works on (the map ranked for them), outside the prefix; 0 leaves it out",
         "0 or more",
         at_least(0),
     ),

@@ -454,8 +454,11 @@ def test_final_remediation_checks_the_full_suite(harness, project):
     outcome = builder.create(ctx.cfg).final_remediate(ctx, "Command: `pytest`\nOutput: no mul")
     assert outcome.ok and outcome.details["attempts"] == 2
     assert "final remediation of the failing suite passed on mid (attempt 2)" in outcome.summary
-    assert "Output: no mul" in texts(h.bodies()[0]["messages"][0])
+    opening = texts(h.bodies()[0]["messages"][0])
+    assert "Output: no mul" in opening
     assert f"$ {TEST}\n[exit code" in texts(h.bodies()[1]["messages"][-1])
+    # The code related to what the change touched (the test file): the module it tests.
+    assert "src/calc.py\n1: def add(a, b):" in opening.split("Related code:", 1)[1]
 
 
 def test_docs_are_skipped_without_a_model_call_when_no_docs_file_exists(harness, project):

@@ -137,7 +137,9 @@ class Agent:
         prompt = ctx.render(ctx.step.template, failure=failure)
         # The suite may fail because a test is wrong: this step may say so and change it.
         checks = Checks(ctx.cfg.commands.test, lint=False, editable_tests=("*",))
-        return self._single(ctx, "final remediation", prompt, checks, "the failing suite")
+        touched = [p for p in snapshot(ctx.root, ctx.hidden) if (ctx.root / p).is_file()]
+        related = _related_code(ctx, sorted(touched), failure)
+        return self._single(ctx, "final remediation", prompt, checks, "the failing suite", related)
 
     def _single(
         self,
