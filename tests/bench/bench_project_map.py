@@ -89,19 +89,10 @@ def map_build(files: int, budget: int, work: Path) -> None:
 
 
 def research_size(map_tokens: int, work: Path) -> None:
-    from bench_research_size import measure
+    from bench_research_size import report
 
-    small, large = (measure(n, map_tokens, work) for n in (10, 1_000))
-    print(f"\nresearch request size, project_map_tokens = {map_tokens:,}")
-    print(f"{'files':>6}  {'bytes':>8}  {'est. tokens':>11}  {'server input tokens':>19}")
-    for row in (small, large):
-        print(
-            f"{row['files']:>6}  {row['bytes']:>8,}  {row['estimated_tokens']:>11,}"
-            f"  {row['server_input_tokens']:>19,}"
-        )
-    ratio = large["bytes"] / small["bytes"]
-    verdict = "ok" if ratio <= 1.5 else "OVER TARGET"
-    print(f"1,000 files / 10 files = {ratio:.2f}x (target <= 1.5x): {verdict}")
+    print()
+    report(map_tokens, work)
 
 
 def main() -> None:

@@ -76,10 +76,9 @@ def measure(files: int, map_tokens: int, work: Path) -> dict:
     }
 
 
-def main() -> None:
-    map_tokens = int(sys.argv[1]) if len(sys.argv) > 1 else 4_000
-    with tempfile.TemporaryDirectory() as tmp:
-        small, large = (measure(n, map_tokens, Path(tmp)) for n in (10, 1_000))
+def report(map_tokens: int, work: Path) -> None:
+    """Measure the 10-file and the 1,000-file request under `work` and print the table."""
+    small, large = (measure(n, map_tokens, work) for n in (10, 1_000))
     print(f"research request size, project_map_tokens = {map_tokens:,}")
     print(f"{'files':>6}  {'bytes':>8}  {'est. tokens':>11}  {'server input tokens':>19}")
     for row in (small, large):
@@ -90,6 +89,12 @@ def main() -> None:
     ratio = large["bytes"] / small["bytes"]
     verdict = "ok" if ratio <= 1.5 else "OVER TARGET"
     print(f"1,000 files / 10 files = {ratio:.2f}x (target <= 1.5x): {verdict}")
+
+
+def main() -> None:
+    map_tokens = int(sys.argv[1]) if len(sys.argv) > 1 else 4_000
+    with tempfile.TemporaryDirectory() as tmp:
+        report(map_tokens, Path(tmp))
 
 
 if __name__ == "__main__":
