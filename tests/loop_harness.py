@@ -9,7 +9,11 @@ plan phase (steps 1-6) and the build phase (8-14). Import the fixtures by name.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +28,26 @@ def git(cwd: Path, *args: str) -> str:
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
     assert proc.returncode == 0, f"git {' '.join(args)} failed: {proc.stderr}"
     return proc.stdout
+
+
+def spawn(repo: Path, env: dict[str, str], *args: str, quiet: bool = False) -> subprocess.Popen:
+    """`devloop -C repo ARGS` as a child process (to kill, or to run beside another), with
+    `env` over this process's environment; its output piped as text, or dropped (`quiet`)."""
+    out = subprocess.DEVNULL if quiet else subprocess.PIPE
+    return subprocess.Popen(
+        [sys.executable, "-m", "devloop", "-C", str(repo), *args],
+        env={**os.environ, **env},
+        stdout=out,
+        stderr=out,
+        text=True,
+    )
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
 
 
 FAKE_KEY = "sk-ant-api03-loop-test-key-0123456789"

@@ -7,11 +7,8 @@ is never an answer, and a ledger that lost data says so. Amounts are exact pico-
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from decimal import Decimal
@@ -19,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from door_harness import ask
-from loop_harness import SLUG, build_phase, feature_dir, plan_phase, read_state
+from loop_harness import SLUG, build_phase, feature_dir, plan_phase, read_state, spawn
 
 from devloop import model
 from devloop.errors import EXIT_API, EXIT_BUDGET, BudgetExceeded, UnpricedModelError
@@ -192,19 +189,9 @@ def test_concurrent_steps_never_spend_past_the_ceiling(
 # ------------------------------------------------------------ nothing billed unrecorded
 
 
-def spawn_feature(repo: Path, env: dict, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "devloop", "-C", str(repo), *args],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def test_a_call_in_flight_at_kill_9_is_unsettled_shown_and_counted(repo, sim, devloop):
     server = sim(plan_phase(research=[{"text": "notes", "delay": 60}, {"text": "notes again"}]))
-    proc = spawn_feature(repo, server.env, "feature", "specs/goodbye.md", "--budget", "5")
+    proc = spawn(repo, server.env, "feature", "specs/goodbye.md", "--budget", "5")
     deadline = time.monotonic() + 30
     while server.count("research") == 0 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -11,10 +11,7 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from loop_harness import (  # the fixtures (repo, sim, devloop, agent) come via conftest
@@ -31,7 +28,9 @@ from loop_harness import (  # the fixtures (repo, sim, devloop, agent) come via 
     git,
     plan_phase,
     read_state,
+    spawn,
     statuses,
+    wait_for,
 )
 
 from devloop import loop
@@ -236,28 +235,11 @@ def test_budget_stop_then_resume_with_a_higher_budget(repo, sim, devloop):
     assert read_state(repo)["budget_usd"] == "2"
 
 
-def _spawn(repo: Path, env: dict, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "devloop", "-C", str(repo), *args],
-        env=dict(os.environ, **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_for(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
-
-
 def test_kill_9_during_plan_then_resume_does_not_rebill_research(repo, sim, devloop):
     s = sim(plan_phase(plan=[{"text": PLAN, "delay": 5}, {"text": PLAN}]))
-    proc = _spawn(repo, s.env, "feature", "specs/goodbye.md", "--stop-after", "plan")
+    proc = spawn(repo, s.env, "feature", "specs/goodbye.md", "--stop-after", "plan")
     try:
-        _wait_for(lambda: s.count("plan") == 1)
+        wait_for(lambda: s.count("plan") == 1, timeout=20)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
@@ -275,9 +257,9 @@ def test_kill_9_during_plan_then_resume_does_not_rebill_research(repo, sim, devl
 
 def test_ctrl_c_saves_state_and_exits_130(repo, sim, devloop):
     s = sim(plan_phase(plan=[{"text": PLAN, "delay": 5}, {"text": PLAN}]))
-    proc = _spawn(repo, s.env, "feature", "specs/goodbye.md", "--stop-after", "plan")
+    proc = spawn(repo, s.env, "feature", "specs/goodbye.md", "--stop-after", "plan")
     try:
-        _wait_for(lambda: s.count("plan") == 1)
+        wait_for(lambda: s.count("plan") == 1, timeout=20)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     finally:

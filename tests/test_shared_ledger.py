@@ -6,15 +6,13 @@ without losing what was recorded. Real processes, the real SDK, the offline serv
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
-from loop_harness import CONFIG, FAKE_KEY, SPEC, git, plan_phase
+from loop_harness import CONFIG, FAKE_KEY, SPEC, git, plan_phase, spawn
 
 from devloop.errors import EXIT_API, EXIT_BUDGET
 from devloop.ledger import pico_to_usd
@@ -35,16 +33,6 @@ def make_repo(path: Path, title: str, config: str = "") -> Path:
     git(path, "add", "-A")
     git(path, "commit", "-q", "-m", "chore: project")
     return path
-
-
-def spawn(repo: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "devloop", "-C", str(repo), *args],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def finish(proc: subprocess.Popen, timeout: float = 180) -> tuple[int, str, str]:

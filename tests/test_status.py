@@ -4,34 +4,24 @@ lock's owner is gone) with the way to resume it, while a live run shows as runni
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 
-from loop_harness import PLAN, SLUG, plan_phase  # the fixtures (repo, sim, devloop) via conftest
+from loop_harness import (  # the fixtures (repo, sim, devloop) via conftest
+    PLAN,
+    SLUG,
+    plan_phase,
+    spawn,
+    wait_for,
+)
 
 from devloop.state import RepoLock
 
 
-def _wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
-
-
 def test_a_killed_run_shows_as_interrupted_with_how_to_resume(repo, sim, devloop):
     s = sim(plan_phase(plan=[{"text": PLAN, "delay": 5}, {"text": PLAN}]))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "devloop", "-C", str(repo), "feature", "specs/goodbye.md"],
-        env=dict(os.environ, **s.env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = spawn(repo, s.env, "feature", "specs/goodbye.md", quiet=True)
     try:
-        _wait_for(lambda: s.count("plan") == 1)  # step 2 is waiting for its answer
+        wait_for(lambda: s.count("plan") == 1)  # step 2 is waiting for its answer
         live = devloop(repo, "status")
         assert live.code == 0, live
         row = next(line for line in live.out.splitlines() if line.startswith(SLUG))
@@ -74,14 +64,9 @@ def test_a_live_lock_for_another_feature_does_not_make_this_one_running(repo, si
     """Only one run holds a repository: a feature whose state says running while the lock
     is held for another feature was cut off too."""
     s = sim(plan_phase(plan=[{"text": PLAN, "delay": 5}, {"text": PLAN}]))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "devloop", "-C", str(repo), "feature", "specs/goodbye.md"],
-        env=dict(os.environ, **s.env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = spawn(repo, s.env, "feature", "specs/goodbye.md", quiet=True)
     try:
-        _wait_for(lambda: s.count("plan") == 1)
+        wait_for(lambda: s.count("plan") == 1)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
