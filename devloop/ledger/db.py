@@ -153,19 +153,14 @@ class Ledger(Queries, Reservations):
 
     def _begun(self) -> Any:
         """The connection, in a new write transaction. A connection the server dropped
-        while idle (a restart, a network blip) is reopened once: nothing was written on
-        it yet."""
-        for attempt in (1, 2):
-            conn = self.connection
-            try:
-                self._engine.begin(conn)
-                return conn
-            except Exception as exc:
-                if not self._engine.is_error(exc):
-                    raise
-                if attempt == 2 or self._engine.usable(conn):
-                    raise self._engine.error(exc) from None
-        raise AssertionError("unreachable")
+        while idle (a restart, a network blip) is reopened once, as for a read: nothing
+        was written on it yet."""
+
+        def begin(conn: Any) -> Any:
+            self._engine.begin(conn)
+            return conn
+
+        return self._using(begin)
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self._using(lambda conn: conn.execute(sql, params).fetchall())
@@ -180,7 +175,7 @@ class Ledger(Queries, Reservations):
                 except Exception as exc:
                     if not self._engine.is_error(exc):
                         raise
-                    # A read is safe to repeat on a reopened connection, once.
+                    # Safe to repeat on a reopened connection, once: a read, or a BEGIN.
                     if attempt == 2 or self._engine.usable(conn):
                         raise self._engine.error(exc) from None
             raise AssertionError("unreachable")
