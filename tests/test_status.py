@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 
 from loop_harness import (  # the fixtures (repo, sim, devloop) via conftest
     PLAN,
@@ -17,20 +18,29 @@ from loop_harness import (  # the fixtures (repo, sim, devloop) via conftest
 from devloop.state import RepoLock
 
 
-def test_a_killed_run_shows_as_interrupted_with_how_to_resume(repo, sim, devloop):
+def kill_while_planning(repo, sim, before_the_kill=lambda: None) -> subprocess.Popen:
+    """`devloop feature` killed (-9) while step 2 waits for its answer; the dead process."""
     s = sim(plan_phase(plan=[{"text": PLAN, "delay": 5}, {"text": PLAN}]))
     proc = spawn(repo, s.env, "feature", "specs/goodbye.md", quiet=True)
     try:
         wait_for(lambda: s.count("plan") == 1)  # step 2 is waiting for its answer
-        live = devloop(repo, "status")
-        assert live.code == 0, live
-        row = next(line for line in live.out.splitlines() if line.startswith(SLUG))
-        assert row.split()[1] == "running" and "interrupted" not in live.out
+        before_the_kill()
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
         proc.kill()
         proc.wait()
+    return proc
+
+
+def test_a_killed_run_shows_as_interrupted_with_how_to_resume(repo, sim, devloop):
+    def while_running() -> None:
+        live = devloop(repo, "status")
+        assert live.code == 0, live
+        row = next(line for line in live.out.splitlines() if line.startswith(SLUG))
+        assert row.split()[1] == "running" and "interrupted" not in live.out
+
+    proc = kill_while_planning(repo, sim, while_running)
     # What the kill left: state.json still says running, the lock file names the dead pid.
     assert RepoLock(repo).last_record()["pid"] == proc.pid
     assert RepoLock(repo).holder() is None
@@ -63,15 +73,7 @@ def test_a_killed_run_shows_as_interrupted_with_how_to_resume(repo, sim, devloop
 def test_a_live_lock_for_another_feature_does_not_make_this_one_running(repo, sim, devloop):
     """Only one run holds a repository: a feature whose state says running while the lock
     is held for another feature was cut off too."""
-    s = sim(plan_phase(plan=[{"text": PLAN, "delay": 5}, {"text": PLAN}]))
-    proc = spawn(repo, s.env, "feature", "specs/goodbye.md", quiet=True)
-    try:
-        wait_for(lambda: s.count("plan") == 1)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        proc.kill()
-        proc.wait()
+    kill_while_planning(repo, sim)
     with RepoLock(repo).acquire("devloop feature other-feature", "other-feature"):
         held = devloop(repo, "status", "--json")
     (doc,) = json.loads(held.out)
