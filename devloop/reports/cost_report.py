@@ -345,12 +345,17 @@ def _step_number(key: str) -> int | None:
         return None
 
 
-def _group_key(
-    group_by: str, *, feature: str, step: str, tier: str, model: str | None, dimension: str
-) -> str:
+def _group_key(group_by: str, group: CallGroup | RunGroup) -> str:
+    """The row a group of calls or step runs adds to."""
     if group_by in TEAM_GROUPINGS:
-        return dimension or UNKNOWN
-    return {"feature": feature, "step": step, "tier": tier, "model": model or ""}[group_by]
+        return group.dimension or UNKNOWN
+    fields = {
+        "feature": group.feature,
+        "step": group.step_key,
+        "tier": group.tier,
+        "model": group.model or "",
+    }
+    return fields[group_by]
 
 
 def _fold(
@@ -368,27 +373,11 @@ def _fold(
     for feature in features:  # every feature gets a row, even one without calls
         row(feature.slug).feature = feature
     for group in calls:
-        key = _group_key(
-            group_by,
-            feature=group.feature,
-            step=group.step_key,
-            tier=group.tier,
-            model=group.model,
-            dimension=group.dimension,
-        )
-        row(key).add_calls(group)
+        row(_group_key(group_by, group)).add_calls(group)
     for run in runs:
         if group_by == "model":
             continue  # a run may use several models (escalation); runs count per step/tier
-        key = _group_key(
-            group_by,
-            feature=run.feature,
-            step=run.step_key,
-            tier=run.tier,
-            model=run.model,
-            dimension=run.dimension,
-        )
-        target = row(key)
+        target = row(_group_key(group_by, run))
         target.runs += run.runs
         target.tiers.add(run.tier)
         if target.step_number is None and group_by == "step":
