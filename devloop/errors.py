@@ -22,7 +22,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_BUDGET: "a budget ceiling would be exceeded",
     EXIT_API: "model or API failure after retries, or the shared ledger cannot be reached",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C); state saved",
-    EXIT_BROKEN_PIPE: "the output was closed early (e.g. `| head`); nothing else went wrong",
+    EXIT_BROKEN_PIPE: "the output was closed early (`devloop cost | head -1`); nothing else went wrong",
 }
 
 

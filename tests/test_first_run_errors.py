@@ -431,3 +431,15 @@ def test_check_staged_with_a_read_only_git_dir_is_a_message_and_changes_nothing(
     refused(proc, 2, f"{repo / '.git' / 'devloop'}", "read-only")
     assert app.read_text() == "def hello():\n    return 'hello, unstaged'\n"
     assert git(repo, "diff", "--cached", "--name-only").strip() == "src/app.py"
+
+
+def test_the_readme_exit_code_table_is_errors_exit_codes():
+    from devloop.errors import EXIT_CODES
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Exit codes\n\n", 1)[1].split("\n\n", 1)[0]
+    expected = ["| code | meaning |", "|---|---|"] + [
+        f"| {code} | {meaning.replace('|', chr(92) + '|')} |"
+        for code, meaning in EXIT_CODES.items()
+    ]
+    assert table.splitlines() == expected
