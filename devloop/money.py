@@ -13,7 +13,6 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from devloop.errors import UsageError
 
 MAX_USD = Decimal(1_000_000)
-PICO_PER_USD = 10**12
 _PICO = Decimal(1).scaleb(-12)
 
 

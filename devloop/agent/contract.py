@@ -58,7 +58,6 @@ from devloop.git.runfiles import RunFiles
 from devloop.model import DEFAULT_MAX_TOKENS, Door, Reply, Request
 from devloop.sandbox import Runner
 from devloop.schemas import BuildPlan, Finding, Task
-from devloop.state import atomic_write
 from devloop.steps import Step
 
 
@@ -151,12 +150,6 @@ class StepContext:
         """templates/<template>.md with its placeholders filled."""
         assert self.render_template is not None
         return self.render_template(template, values)
-
-    def write_artifact(self, name: str, text: str) -> Path:
-        """Write a file into the scratch directory, atomically; returns its path."""
-        path = self.scratch / name
-        atomic_write(path, text)
-        return path
 
 
 class BuildAgent(Protocol):

@@ -46,7 +46,8 @@ def scan(root: Path, leave_out: str | None = None, also: Iterable[str] = ()) -> 
     be shown (files the run itself created)."""
     infos = []
     tracked = repository.tracked_files(root, exclude=EXCLUDED_DIRS)
-    extra = {p for p in also if not p.startswith(tuple(d + "/" for d in EXCLUDED_DIRS))}
+    excluded = tuple(d + "/" for d in EXCLUDED_DIRS)
+    extra = {p for p in also if not p.startswith(excluded)}
     for rel in sorted(set(tracked) | extra):
         if rel == leave_out:
             continue

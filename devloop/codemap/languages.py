@@ -278,12 +278,6 @@ GRAMMARS: dict[str, Grammar] = {
     ".swift": _SWIFT,
 }
 
-LANGUAGE_NAMES = {
-    "python": "Python", "javascript": "JavaScript", "typescript": "TypeScript", "tsx": "TSX",
-    "go": "Go", "rust": "Rust", "java": "Java", "kotlin": "Kotlin", "c": "C", "cpp": "C++",
-    "csharp": "C#", "ruby": "Ruby", "php": "PHP", "swift": "Swift",
-}  # fmt: skip
-
 
 def grammar_for(path: str) -> Grammar | None:
     """The grammar a file is parsed with, by its suffix; None: not parsed (the map falls

@@ -45,10 +45,6 @@ class Entry:
     status: str  # A, M, D, T, U ...
     mode: str  # the newer side's mode (the older side's for a deletion)
 
-    @property
-    def is_regular_file(self) -> bool:
-        return self.mode in ("100644", "100755")
-
 
 COMMIT_TIMEOUT_S = 3600.0  # the hooks of a commit, when the caller gives no limit
 _REV_PARSE = ["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-path", "hooks"]

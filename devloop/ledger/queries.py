@@ -45,7 +45,6 @@ _ESCALATED = _count("escalated_from IS NOT NULL")
 _EMPTY = _count("outcome = 'empty'")
 _TRUNCATED = _count("outcome = 'truncated'")
 _FAILED = _count("outcome != 'ok'")
-_FRONTIER = _count("tier = 'frontier'")
 _BASELINE_UNPRICED = _count("cost_pico IS NOT NULL AND baseline_pico IS NULL")
 _SAME_USAGE_UNPRICED = _count("cost_pico IS NOT NULL AND same_usage_baseline_pico IS NULL")
 
@@ -260,7 +259,7 @@ class Queries:
         rows = self._read(
             "SELECT step_run_id, COUNT(*), COUNT(cost_pico), COALESCE(SUM(cost_pico), 0),"
             " COALESCE(SUM(CASE WHEN cost_pico IS NOT NULL THEN baseline_pico END), 0),"
-            f" {_ESCALATED}, {_EMPTY}, {_TRUNCATED}, {_FAILED}, {_FRONTIER},"
+            f" {_ESCALATED}, {_EMPTY}, {_TRUNCATED}, {_FAILED},"
             " SUM(input_tokens), SUM(cache_creation_input_tokens),"
             " SUM(cache_read_input_tokens), SUM(output_tokens)"
             f" FROM calls {where} GROUP BY step_run_id",

@@ -319,7 +319,6 @@ class RunCallStats:
     empty: int
     truncated: int
     failed: int  # outcome other than "ok"
-    frontier_calls: int
     input_tokens: int
     cache_write_tokens: int
     cache_read_tokens: int

@@ -19,10 +19,7 @@ from devloop.redaction import redact
 
 T = TypeVar("T")
 
-# HTTP statuses the SDK retries, and those that fail at once with advice.
-RETRYABLE_STATUSES = (408, 409, 429, 500, 502, 503, 504, 529)
-
-
+# HTTP statuses that fail at once, with what to do about them.
 ADVICE = {
     400: "the request was rejected as invalid; this is a devloop bug or an unsupported model setting.",
     401: "authentication failed: set ANTHROPIC_API_KEY to a valid key (or ANTHROPIC_AUTH_TOKEN for a gateway token).",
