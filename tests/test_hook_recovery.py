@@ -97,23 +97,30 @@ def kill_a_commit_mid_check(repo: Path, started: Path) -> None:
 def killed(git_repo, tmp_path, run_devloop) -> Path:
     """A repository whose pre-commit hook was killed mid-check: mod.py and other.py hold
     their staged versions, their unstaged versions are only in .git/devloop/staged/."""
-    started = tmp_path / "started"
-    command = slow_quick_test(tmp_path)
-    (git_repo / "devloop.toml").write_text(f'[commands]\nlint = "true"\nquick_test = "{command}"\n')
     (git_repo / "mod.py").write_text("VALUE = 0\n")
     (git_repo / "other.py").write_text("OTHER = 1\n")
-    git(git_repo, "add", "-A")
-    git(git_repo, "commit", "-q", "--no-verify", "-m", "chore: seed")
-    assert run_devloop(git_repo, "hooks", "install").returncode == 0
-    (git_repo / "mod.py").write_text(STAGED_MOD)
-    git(git_repo, "add", "mod.py")
-    for name, text in UNSTAGED.items():
-        (git_repo / name).write_text(text)
+    started = arm_a_slow_hook(git_repo, tmp_path, run_devloop, UNSTAGED)
     kill_a_commit_mid_check(git_repo, started)
     assert (git_repo / "mod.py").read_text() == STAGED_MOD  # still swapped
     assert (git_repo / "other.py").read_text() == "OTHER = 1\n"
     assert (git_repo / ".git" / "devloop" / "staged" / "manifest.json").is_file()
     return git_repo
+
+
+def arm_a_slow_hook(repo: Path, tmp_path: Path, run_devloop, unstaged: dict[str, str]) -> Path:
+    """devloop's hooks installed in `repo` with a quick test that blocks (slow_quick_test),
+    mod.py staged as STAGED_MOD and `unstaged` written over the working tree: the next
+    commit's check swaps them aside and waits. Returns the file the check writes on start."""
+    command = slow_quick_test(tmp_path)
+    (repo / "devloop.toml").write_text(f'[commands]\nlint = "true"\nquick_test = "{command}"\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", "chore: seed")
+    assert run_devloop(repo, "hooks", "install").returncode == 0
+    (repo / "mod.py").write_text(STAGED_MOD)
+    git(repo, "add", "mod.py")
+    for name, text in unstaged.items():
+        (repo / name).write_text(text)
+    return tmp_path / "started"
 
 
 def slow_quick_test(tmp_path: Path) -> str:
@@ -182,15 +189,8 @@ def test_a_moved_repository_gets_its_work_back_in_place(killed, tmp_path):
 def test_a_copy_made_while_the_hook_still_ran_restores_itself(git_repo, tmp_path, run_devloop):
     """The original's hook is alive (its pid in the lock): that stops a second check of
     the original, not the copy's recovery of its own copied backups."""
-    started = tmp_path / "started"
-    command = slow_quick_test(tmp_path)
-    (git_repo / "devloop.toml").write_text(f'[commands]\nlint = "true"\nquick_test = "{command}"\n')
-    git(git_repo, "add", "-A")
-    git(git_repo, "commit", "-q", "--no-verify", "-m", "chore: seed")
-    assert run_devloop(git_repo, "hooks", "install").returncode == 0
-    (git_repo / "mod.py").write_text(STAGED_MOD)
-    git(git_repo, "add", "mod.py")
-    (git_repo / "README.md").write_text("# unstaged readme\n")
+    unstaged = {"README.md": "# unstaged readme\n"}
+    started = arm_a_slow_hook(git_repo, tmp_path, run_devloop, unstaged)
     proc = subprocess.Popen(
         ["git", "commit", "-q", "-m", "feat: slow"],
         cwd=git_repo,
@@ -227,15 +227,7 @@ def test_a_shared_git_dir_never_restores_into_another_tree(git_repo, tmp_path, r
     main = git_repo
     linked = tmp_path / "linked"
     git(main, "worktree", "add", "-q", "-b", "side", str(linked))
-    started = tmp_path / "started"
-    command = slow_quick_test(tmp_path)
-    (linked / "devloop.toml").write_text(f'[commands]\nlint = "true"\nquick_test = "{command}"\n')
-    git(linked, "add", "-A")
-    git(linked, "commit", "-q", "--no-verify", "-m", "chore: configure")
-    assert run_devloop(linked, "hooks", "install").returncode == 0
-    (linked / "mod.py").write_text(STAGED_MOD)
-    git(linked, "add", "mod.py")
-    (linked / "README.md").write_text("# unstaged readme\n")
+    started = arm_a_slow_hook(linked, tmp_path, run_devloop, {"README.md": "# unstaged readme\n"})
     kill_a_commit_mid_check(linked, started)
     copy = tmp_path / "linked-copy"
     subprocess.run(["cp", "-a", str(linked), str(copy)], check=True)
