@@ -345,7 +345,10 @@ def test_the_same_usage_baseline_stays_available(cost_repo, run_cli):
     assert same["total"]["saved_usd"] == usd("0.063")
     table = run_cli(cost_repo, "cost", "--baseline", "same-usage").output
     assert "each call's own token usage repriced at frontier rates" in table
-    assert "--baseline" in run_cli(cost_repo, "cost", "--help").output
+    shown = " ".join(run_cli(cost_repo, "cost", "--help").output.split())
+    assert "--baseline [counterfactual|same-usage]" in shown
+    assert "replayed, in order, through one prompt cache of the frontier model" in shown
+    assert "`--baseline same-usage` shows each call's own usage at frontier rates" in shown
 
 
 def test_json_has_the_documented_keys(cost_repo, run_cli):
